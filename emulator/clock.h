@@ -1,0 +1,19 @@
+/* clock.h -- the emulator's one notion of "now".
+ *
+ * Every deadline (visibility timeouts, delays, long-poll ends, later boot delays and Spot
+ * notices) is computed from dss_clock_now_ms(), so a later issue can run the clock faster
+ * than wall time or drive it from a scenario by changing this file alone.
+ */
+#ifndef DSS_CLOCK_H
+#define DSS_CLOCK_H
+
+#include <stdint.h>
+
+/* Starts the clock at the current wall time, running speed times faster than wall time. */
+void dss_clock_init(double speed);
+/* Epoch milliseconds on the emulator's clock. */
+int64_t dss_clock_now_ms(void);
+/* How many wall-clock milliseconds until the emulator's clock reaches t (0 if it has). */
+int64_t dss_clock_wall_ms_until(int64_t t);
+
+#endif

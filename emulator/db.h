@@ -1,0 +1,24 @@
+/* db.h -- the emulator's SQLite store: one database file per data directory, one connection
+ * per thread, prepared statements cached per connection. */
+#ifndef DSS_DB_H
+#define DSS_DB_H
+
+#include <sqlite3.h>
+
+/* Opens (creating if needed) DIR/dss.db in WAL mode and runs every service's schema.
+ * Returns 0, or -1 after logging why. */
+int dss_db_open(const char *dir);
+/* The calling thread's connection, opened on first use. NULL (after logging) on failure. */
+sqlite3 *dss_db_thread(void);
+/* A cached prepared statement on db for a static SQL string; reset, bindings cleared. */
+sqlite3_stmt *dss_db_stmt(sqlite3 *db, const char *sql);
+/* Transactions. A write transaction also holds the process-wide writer lock until it ends,
+ * so writers queue on a mutex instead of spinning in SQLite's busy handler. */
+int dss_db_begin(sqlite3 *db, int write);
+int dss_db_commit(sqlite3 *db, int write);
+void dss_db_rollback(sqlite3 *db, int write);
+/* Closes the calling thread's connection (threads also close theirs when they exit). */
+void dss_db_close_thread(void);
+const char *dss_db_path(void);
+
+#endif

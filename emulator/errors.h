@@ -1,0 +1,76 @@
+/* errors.h -- every AWS error the emulator can answer with, as data.
+ *
+ * One row per error: the enum name, the error code clients match on (the JSON protocol's
+ * __type shape name, S3's and EC2's <Code>), the Query protocol's <Code> where it differs
+ * (SQS's legacy AWS.SimpleQueueService.* codes, which the JSON protocol also carries in the
+ * x-amzn-query-error header), the HTTP status, whether the sender or the receiver is at fault,
+ * and the JSON namespace when it is not the service's own (DynamoDB's validation errors come
+ * from the coral framework, not from the service).
+ */
+#ifndef DSS_ERRORS_H
+#define DSS_ERRORS_H
+
+#include <stddef.h>
+
+#define CORAL_VALIDATE "com.amazon.coral.validate#"
+#define CORAL_SERVICE "com.amazon.coral.service#"
+
+/*   id                            code                                query code (NULL: same)                    status fault ns */
+#define DSS_ERROR_TABLE(X) \
+    X(InternalFailure,             "InternalFailure",                  NULL,                                       500, 0, NULL) \
+    X(ServiceUnavailable,          "ServiceUnavailable",               NULL,                                       503, 0, NULL) \
+    X(UnknownOperation,            "UnknownOperationException",        "InvalidAction",                            400, 1, CORAL_SERVICE) \
+    X(InvalidAction,               "InvalidAction",                    NULL,                                       400, 1, NULL) \
+    X(MissingParameter,            "MissingParameter",                 NULL,                                       400, 1, NULL) \
+    X(MissingAction,               "MissingAction",                    NULL,                                       400, 1, NULL) \
+    X(InvalidParameterValue,       "InvalidParameterValue",            NULL,                                       400, 1, NULL) \
+    X(InvalidParameterCombination, "InvalidParameterCombination",      NULL,                                       400, 1, NULL) \
+    X(InvalidQueryParameter,       "InvalidQueryParameter",            NULL,                                       400, 1, NULL) \
+    X(MalformedQueryString,        "MalformedQueryString",             NULL,                                       400, 1, NULL) \
+    X(ValidationException,         "ValidationException",              "ValidationError",                          400, 1, CORAL_VALIDATE) \
+    X(SerializationException,      "SerializationException",           "MalformedInput",                           400, 1, CORAL_SERVICE) \
+    X(RequestEntityTooLarge,       "RequestEntityTooLarge",            NULL,                                       413, 1, NULL) \
+    X(ThrottlingException,         "ThrottlingException",              "Throttling",                               400, 1, NULL) \
+    X(AccessDenied,                "AccessDeniedException",            "AccessDenied",                             400, 1, NULL) \
+    /* SQS */ \
+    X(QueueDoesNotExist,           "QueueDoesNotExist",                "AWS.SimpleQueueService.NonExistentQueue",  400, 1, NULL) \
+    X(QueueNameExists,             "QueueNameExists",                  "QueueAlreadyExists",                       400, 1, NULL) \
+    X(QueueDeletedRecently,        "QueueDeletedRecently",             "AWS.SimpleQueueService.QueueDeletedRecently", 400, 1, NULL) \
+    X(ReceiptHandleIsInvalid,      "ReceiptHandleIsInvalid",           NULL,                                       400, 1, NULL) \
+    X(MessageNotInflight,          "MessageNotInflight",               "AWS.SimpleQueueService.MessageNotInflight", 400, 1, NULL) \
+    X(InvalidAttributeName,        "InvalidAttributeName",             NULL,                                       400, 1, NULL) \
+    X(InvalidAttributeValue,       "InvalidAttributeValue",            NULL,                                       400, 1, NULL) \
+    X(InvalidMessageContents,      "InvalidMessageContents",           NULL,                                       400, 1, NULL) \
+    X(InvalidBatchEntryId,         "InvalidBatchEntryId",              "AWS.SimpleQueueService.InvalidBatchEntryId", 400, 1, NULL) \
+    X(BatchEntryIdsNotDistinct,    "BatchEntryIdsNotDistinct",         "AWS.SimpleQueueService.BatchEntryIdsNotDistinct", 400, 1, NULL) \
+    X(EmptyBatchRequest,           "EmptyBatchRequest",                "AWS.SimpleQueueService.EmptyBatchRequest", 400, 1, NULL) \
+    X(TooManyEntriesInBatchRequest,"TooManyEntriesInBatchRequest",     "AWS.SimpleQueueService.TooManyEntriesInBatchRequest", 400, 1, NULL) \
+    X(BatchRequestTooLong,         "BatchRequestTooLong",              "AWS.SimpleQueueService.BatchRequestTooLong", 400, 1, NULL) \
+    X(PurgeQueueInProgress,        "PurgeQueueInProgress",             "AWS.SimpleQueueService.PurgeQueueInProgress", 403, 1, NULL) \
+    X(OverLimit,                   "OverLimit",                        NULL,                                       403, 1, NULL) \
+    X(UnsupportedOperation,        "UnsupportedOperation",             "AWS.SimpleQueueService.UnsupportedOperation", 400, 1, NULL) \
+    /* DynamoDB */ \
+    X(ResourceNotFoundException,   "ResourceNotFoundException",        NULL,                                       400, 1, NULL) \
+    X(ResourceInUseException,      "ResourceInUseException",           NULL,                                       400, 1, NULL) \
+    X(ConditionalCheckFailed,      "ConditionalCheckFailedException",  NULL,                                       400, 1, NULL) \
+    X(ItemCollectionSizeLimitExceeded, "ItemCollectionSizeLimitExceededException", NULL,                       400, 1, NULL) \
+    X(ProvisionedThroughputExceeded, "ProvisionedThroughputExceededException", NULL,                           400, 1, NULL)
+
+enum dss_error {
+#define DSS_ERROR_ENUM(id, code, qcode, status, sender, ns) DSS_E_##id,
+    DSS_ERROR_TABLE(DSS_ERROR_ENUM)
+#undef DSS_ERROR_ENUM
+    DSS_E__COUNT
+};
+
+struct dss_error_info {
+    const char *code;       /* JSON __type shape name; S3/EC2 <Code> */
+    const char *query_code; /* Query protocol <Code> */
+    int status;             /* HTTP status */
+    int sender;             /* 1: the caller's fault (Sender), 0: ours (Receiver) */
+    const char *json_ns;    /* JSON __type namespace when not the service's own, else NULL */
+};
+
+const struct dss_error_info *dss_error_info(enum dss_error e);
+
+#endif

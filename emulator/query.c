@@ -1,0 +1,460 @@
+/* query.c -- the AWS Query protocol (SQS 2012-11-05, later Auto Scaling and EC2), driven by
+ * the botocore service model so no operation's parameters or XML are written by hand.
+ *
+ * Input: flattened names such as Attribute.1.Name, AttributeName.1, Tags.member.1.Key or
+ * (EC2) Filter.1.Value.1 are folded back into the JSON-shaped tree the model describes, the
+ * mirror image of botocore's QuerySerializer/EC2Serializer. Output: the operation's result tree
+ * is written as the XML botocore's QueryParser/EC2QueryParser reads, element names, list and map
+ * flattening and timestamp formats all taken from the model.
+ */
+#include <libxml/xmlwriter.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol.h"
+#include "util.h"
+
+extern const struct { const char *name; const char *json; } dss_models[];
+
+/* ---- Embedded models ---- */
+
+static pthread_mutex_t model_lock = PTHREAD_MUTEX_INITIALIZER;
+static cJSON *model_cache[16];
+
+const cJSON *dss_model(const char *name)
+{
+    const cJSON *found = NULL;
+    pthread_mutex_lock(&model_lock);
+    for (int i = 0; dss_models[i].name && i < 16; i++) {
+        if (strcmp(dss_models[i].name, name) != 0)
+            continue;
+        if (!model_cache[i])
+            model_cache[i] = cJSON_Parse(dss_models[i].json);
+        found = model_cache[i];
+        break;
+    }
+    pthread_mutex_unlock(&model_lock);
+    return found;
+}
+
+/* ---- Shapes: a member reference overrides what its target shape says ---- */
+
+static const cJSON *shape_get(const cJSON *model, const cJSON *ref)
+{
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ref, "shape"));
+    if (!name)
+        return NULL;
+    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(model, "shapes"), name);
+}
+
+static const char *shape_type(const cJSON *shape)
+{
+    const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(shape, "type"));
+    return t ? t : "string";
+}
+
+/* A serialization property from the reference, else from the shape. */
+static const cJSON *prop(const cJSON *ref, const cJSON *shape, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(ref, key);
+    return v ? v : cJSON_GetObjectItemCaseSensitive(shape, key);
+}
+
+static const char *location_name(const cJSON *ref, const cJSON *shape, const char *dflt)
+{
+    const char *n = cJSON_GetStringValue(prop(ref, shape, "locationName"));
+    return n ? n : dflt;
+}
+
+static int is_flattened(const cJSON *ref, const cJSON *shape)
+{
+    return cJSON_IsTrue(prop(ref, shape, "flattened"));
+}
+
+/* EC2 input names: queryName, else locationName with its first letter capitalised. */
+static void ec2_name(const cJSON *ref, const char *dflt, char *out, size_t n)
+{
+    const char *q = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ref, "queryName"));
+    const char *l = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ref, "locationName"));
+    snprintf(out, n, "%s", q ? q : l ? l : dflt);
+    if (!q && l && out[0] >= 'a' && out[0] <= 'z')
+        out[0] = (char)(out[0] - 'a' + 'A');
+}
+
+/* ---- Input: pairs to tree ---- */
+
+struct qin {
+    const cJSON *model;
+    const struct dss_kv *kv;
+    size_t n;
+    int ec2;
+    struct buf *err;
+    int failed;
+};
+
+static const struct dss_kv *kv_find(const struct qin *q, const char *name)
+{
+    for (size_t i = 0; i < q->n; i++)
+        if (strcmp(q->kv[i].name, name) == 0)
+            return &q->kv[i];
+    return NULL;
+}
+
+/* True if some pair is named prefix.<something>. */
+static int kv_has_children(const struct qin *q, const char *prefix)
+{
+    size_t len = strlen(prefix);
+    for (size_t i = 0; i < q->n; i++)
+        if (strncmp(q->kv[i].name, prefix, len) == 0 && q->kv[i].name[len] == '.')
+            return 1;
+    return 0;
+}
+
+/* The largest N among pairs named prefix.N or prefix.N.<something>. */
+static long kv_max_index(const struct qin *q, const char *prefix)
+{
+    size_t len = strlen(prefix);
+    long max = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        const char *name = q->kv[i].name;
+        if (strncmp(name, prefix, len) != 0 || name[len] != '.')
+            continue;
+        char *end;
+        long idx = strtol(name + len + 1, &end, 10);
+        if ((*end == '\0' || *end == '.') && idx > max && idx <= 100000)
+            max = idx;
+    }
+    return max;
+}
+
+static cJSON *parse_value(struct qin *q, const cJSON *ref, const char *prefix);
+
+static cJSON *parse_scalar(struct qin *q, const cJSON *shape, const char *prefix)
+{
+    const struct dss_kv *p = kv_find(q, prefix);
+    if (!p)
+        return NULL;
+    const char *type = shape_type(shape);
+    if (!strcmp(type, "integer") || !strcmp(type, "long") || !strcmp(type, "double") ||
+        !strcmp(type, "float")) {
+        char *end;
+        double d = strtod(p->value, &end);
+        if (p->value[0] == '\0' || *end != '\0') {
+            buf_printf(q->err, "Value (%s) for parameter %s is invalid. Must be a number.",
+                       p->value, prefix);
+            q->failed = 1;
+            return NULL;
+        }
+        return cJSON_CreateNumber(d);
+    }
+    if (!strcmp(type, "boolean")) {
+        if (strcmp(p->value, "true") && strcmp(p->value, "false")) {
+            buf_printf(q->err, "Value (%s) for parameter %s is invalid. Must be true or false.",
+                       p->value, prefix);
+            q->failed = 1;
+            return NULL;
+        }
+        return cJSON_CreateBool(!strcmp(p->value, "true"));
+    }
+    if (strlen(p->value) != p->value_len) {
+        buf_printf(q->err, "Value for parameter %s contains a NUL character.", prefix);
+        q->failed = 1;
+        return NULL;
+    }
+    return cJSON_CreateString(p->value);
+}
+
+static cJSON *parse_structure(struct qin *q, const cJSON *shape, const char *prefix)
+{
+    if (prefix[0] && !kv_has_children(q, prefix))
+        return NULL;
+    cJSON *obj = cJSON_CreateObject();
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(shape, "members")) {
+        char name[256], child[1024];
+        if (q->ec2)
+            ec2_name(m, m->string, name, sizeof name);
+        else
+            snprintf(name, sizeof name, "%s", location_name(m, NULL, m->string));
+        snprintf(child, sizeof child, "%s%s%s", prefix, prefix[0] ? "." : "", name);
+        cJSON *v = parse_value(q, m, child);
+        if (v)
+            cJSON_AddItemToObject(obj, m->string, v);
+        if (q->failed)
+            break;
+    }
+    return obj;
+}
+
+static cJSON *parse_list(struct qin *q, const cJSON *ref, const cJSON *shape, const char *prefix)
+{
+    const cJSON *member = cJSON_GetObjectItemCaseSensitive(shape, "member");
+    char list_prefix[1024];
+    if (q->ec2) {
+        snprintf(list_prefix, sizeof list_prefix, "%s", prefix);
+    } else if (is_flattened(ref, shape)) {
+        const char *mname = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(member, "locationName"));
+        const char *dot = strrchr(prefix, '.');
+        if (mname)
+            snprintf(list_prefix, sizeof list_prefix, "%.*s%s%s", dot ? (int)(dot - prefix) : 0,
+                     prefix, dot ? "." : "", mname);
+        else
+            snprintf(list_prefix, sizeof list_prefix, "%s", prefix);
+    } else {
+        snprintf(list_prefix, sizeof list_prefix, "%s.%s", prefix, location_name(member, NULL, "member"));
+    }
+    long max = kv_max_index(q, list_prefix);
+    if (max == 0) {
+        const struct dss_kv *empty = kv_find(q, prefix); /* "Names=" is an empty list */
+        return empty && empty->value[0] == '\0' ? cJSON_CreateArray() : NULL;
+    }
+    cJSON *arr = cJSON_CreateArray();
+    for (long i = 1; i <= max && !q->failed; i++) {
+        char elem[1100];
+        snprintf(elem, sizeof elem, "%s.%ld", list_prefix, i);
+        cJSON *v = parse_value(q, member, elem);
+        if (v)
+            cJSON_AddItemToArray(arr, v);
+    }
+    return arr;
+}
+
+static cJSON *parse_map(struct qin *q, const cJSON *ref, const cJSON *shape, const char *prefix)
+{
+    char full[1024];
+    snprintf(full, sizeof full, is_flattened(ref, shape) ? "%s" : "%s.entry", prefix);
+    const cJSON *kref = cJSON_GetObjectItemCaseSensitive(shape, "key");
+    const cJSON *vref = cJSON_GetObjectItemCaseSensitive(shape, "value");
+    const char *ksuffix = location_name(kref, NULL, "key");
+    const char *vsuffix = location_name(vref, NULL, "value");
+    long max = kv_max_index(q, full);
+    if (max == 0)
+        return NULL;
+    cJSON *obj = cJSON_CreateObject();
+    for (long i = 1; i <= max && !q->failed; i++) {
+        char kname[1100], vname[1100];
+        snprintf(kname, sizeof kname, "%s.%ld.%s", full, i, ksuffix);
+        snprintf(vname, sizeof vname, "%s.%ld.%s", full, i, vsuffix);
+        const struct dss_kv *k = kv_find(q, kname);
+        if (!k)
+            continue;
+        cJSON *v = parse_value(q, vref, vname);
+        if (!v)
+            v = cJSON_CreateString("");
+        cJSON_DeleteItemFromObjectCaseSensitive(obj, k->value); /* last one wins */
+        cJSON_AddItemToObject(obj, k->value, v);
+    }
+    return obj;
+}
+
+static cJSON *parse_value(struct qin *q, const cJSON *ref, const char *prefix)
+{
+    const cJSON *shape = shape_get(q->model, ref);
+    if (!shape)
+        return NULL;
+    const char *type = shape_type(shape);
+    if (!strcmp(type, "structure"))
+        return parse_structure(q, shape, prefix);
+    if (!strcmp(type, "list"))
+        return parse_list(q, ref, shape, prefix);
+    if (!strcmp(type, "map"))
+        return parse_map(q, ref, shape, prefix);
+    return parse_scalar(q, shape, prefix);
+}
+
+static const cJSON *operation(const cJSON *model, const char *op)
+{
+    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(model, "operations"), op);
+}
+
+cJSON *query_params(const cJSON *model, const char *op, const struct dss_kv *kv, size_t n, int ec2,
+                    struct buf *err)
+{
+    struct qin q = {model, kv, n, ec2, err, 0};
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(operation(model, op), "input");
+    const cJSON *shape = shape_get(model, input);
+    cJSON *params = shape ? parse_structure(&q, shape, "") : cJSON_CreateObject();
+    if (q.failed) {
+        cJSON_Delete(params);
+        return NULL;
+    }
+    return params;
+}
+
+/* ---- Output: tree to XML ---- */
+
+static void write_value(xmlTextWriterPtr w, const cJSON *model, const cJSON *ref, const char *name,
+                        const cJSON *v, int ec2);
+
+static void write_scalar(xmlTextWriterPtr w, const cJSON *shape, const char *name, const cJSON *v)
+{
+    char num[64];
+    const char *text = "";
+    const char *type = shape_type(shape);
+    if (cJSON_IsString(v)) {
+        text = v->valuestring;
+    } else if (cJSON_IsBool(v)) {
+        text = cJSON_IsTrue(v) ? "true" : "false";
+    } else if (cJSON_IsNumber(v) && !strcmp(type, "timestamp")) {
+        iso8601_ms((int64_t)(v->valuedouble * 1000.0), num);
+        text = num;
+    } else if (cJSON_IsNumber(v)) {
+        if (v->valuedouble == (double)(long long)v->valuedouble)
+            snprintf(num, sizeof num, "%lld", (long long)v->valuedouble);
+        else
+            snprintf(num, sizeof num, "%.17g", v->valuedouble);
+        text = num;
+    }
+    xmlTextWriterWriteElement(w, BAD_CAST name, BAD_CAST text);
+}
+
+static void write_members(xmlTextWriterPtr w, const cJSON *model, const cJSON *shape, const cJSON *v,
+                          int ec2)
+{
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(shape, "members")) {
+        const cJSON *child = cJSON_GetObjectItemCaseSensitive(v, m->string);
+        if (child && !cJSON_IsNull(child))
+            write_value(w, model, m, location_name(m, NULL, m->string), child, ec2);
+    }
+}
+
+static void write_list(xmlTextWriterPtr w, const cJSON *model, const cJSON *ref, const cJSON *shape,
+                       const char *name, const cJSON *v, int ec2)
+{
+    const cJSON *member = cJSON_GetObjectItemCaseSensitive(shape, "member");
+    const cJSON *e;
+    if (!ec2 && is_flattened(ref, shape)) {
+        const char *ename = location_name(member, NULL, name);
+        cJSON_ArrayForEach(e, v) write_value(w, model, member, ename, e, ec2);
+        return;
+    }
+    xmlTextWriterStartElement(w, BAD_CAST name);
+    const char *ename = ec2 ? "item" : location_name(member, NULL, "member");
+    cJSON_ArrayForEach(e, v) write_value(w, model, member, ename, e, ec2);
+    xmlTextWriterEndElement(w);
+}
+
+static void write_map(xmlTextWriterPtr w, const cJSON *model, const cJSON *ref, const cJSON *shape,
+                      const char *name, const cJSON *v, int ec2)
+{
+    const cJSON *kref = cJSON_GetObjectItemCaseSensitive(shape, "key");
+    const cJSON *vref = cJSON_GetObjectItemCaseSensitive(shape, "value");
+    int flat = is_flattened(ref, shape);
+    if (!flat)
+        xmlTextWriterStartElement(w, BAD_CAST name);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v) {
+        xmlTextWriterStartElement(w, BAD_CAST(flat ? name : "entry"));
+        xmlTextWriterWriteElement(w, BAD_CAST location_name(kref, NULL, "key"), BAD_CAST e->string);
+        write_value(w, model, vref, location_name(vref, NULL, "value"), e, ec2);
+        xmlTextWriterEndElement(w);
+    }
+    if (!flat)
+        xmlTextWriterEndElement(w);
+}
+
+static void write_value(xmlTextWriterPtr w, const cJSON *model, const cJSON *ref, const char *name,
+                        const cJSON *v, int ec2)
+{
+    const cJSON *shape = shape_get(model, ref);
+    const char *type = shape_type(shape);
+    if (!strcmp(type, "structure")) {
+        xmlTextWriterStartElement(w, BAD_CAST name);
+        write_members(w, model, shape, v, ec2);
+        xmlTextWriterEndElement(w);
+    } else if (!strcmp(type, "list")) {
+        write_list(w, model, ref, shape, name, v, ec2);
+    } else if (!strcmp(type, "map")) {
+        write_map(w, model, ref, shape, name, v, ec2);
+    } else {
+        write_scalar(w, shape, name, v);
+    }
+}
+
+static xmlTextWriterPtr writer_new(xmlBufferPtr *xb)
+{
+    *xb = xmlBufferCreate();
+    xmlTextWriterPtr w = *xb ? xmlNewTextWriterMemory(*xb, 0) : NULL;
+    if (!w) {
+        xmlBufferFree(*xb);
+        return NULL;
+    }
+    xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL);
+    return w;
+}
+
+static int writer_finish(xmlTextWriterPtr w, xmlBufferPtr xb, struct buf *out)
+{
+    xmlTextWriterEndDocument(w);
+    xmlFreeTextWriter(w); /* flushes into xb */
+    int rc = buf_append(out, xmlBufferContent(xb), (size_t)xmlBufferLength(xb));
+    xmlBufferFree(xb);
+    return rc;
+}
+
+int query_result_xml(const cJSON *model, const char *op, const cJSON *result, const char *xmlns,
+                     const char *request_id, int ec2, struct buf *out)
+{
+    xmlBufferPtr xb;
+    xmlTextWriterPtr w = writer_new(&xb);
+    if (!w)
+        return -1;
+    char root[256];
+    snprintf(root, sizeof root, "%sResponse", op);
+    xmlTextWriterStartElement(w, BAD_CAST root);
+    xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST xmlns);
+    const cJSON *output = cJSON_GetObjectItemCaseSensitive(operation(model, op), "output");
+    const cJSON *shape = shape_get(model, output);
+    if (ec2) {
+        xmlTextWriterWriteElement(w, BAD_CAST "requestId", BAD_CAST request_id);
+        if (shape)
+            write_members(w, model, shape, result, ec2);
+    } else {
+        const char *wrapper = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(output, "resultWrapper"));
+        if (shape && wrapper) {
+            xmlTextWriterStartElement(w, BAD_CAST wrapper);
+            write_members(w, model, shape, result, ec2);
+            xmlTextWriterEndElement(w);
+        }
+        xmlTextWriterStartElement(w, BAD_CAST "ResponseMetadata");
+        xmlTextWriterWriteElement(w, BAD_CAST "RequestId", BAD_CAST request_id);
+        xmlTextWriterEndElement(w);
+    }
+    xmlTextWriterEndElement(w);
+    return writer_finish(w, xb, out);
+}
+
+int query_error_xml(const char *xmlns, const char *code, int sender, const char *message,
+                    const char *request_id, int ec2, struct buf *out)
+{
+    xmlBufferPtr xb;
+    xmlTextWriterPtr w = writer_new(&xb);
+    if (!w)
+        return -1;
+    if (ec2) {
+        xmlTextWriterStartElement(w, BAD_CAST "Response");
+        xmlTextWriterStartElement(w, BAD_CAST "Errors");
+        xmlTextWriterStartElement(w, BAD_CAST "Error");
+        xmlTextWriterWriteElement(w, BAD_CAST "Code", BAD_CAST code);
+        xmlTextWriterWriteElement(w, BAD_CAST "Message", BAD_CAST message);
+        xmlTextWriterEndElement(w);
+        xmlTextWriterEndElement(w);
+        xmlTextWriterWriteElement(w, BAD_CAST "RequestID", BAD_CAST request_id);
+    } else {
+        xmlTextWriterStartElement(w, BAD_CAST "ErrorResponse");
+        if (xmlns)
+            xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST xmlns);
+        xmlTextWriterStartElement(w, BAD_CAST "Error");
+        xmlTextWriterWriteElement(w, BAD_CAST "Type", BAD_CAST(sender ? "Sender" : "Receiver"));
+        xmlTextWriterWriteElement(w, BAD_CAST "Code", BAD_CAST code);
+        xmlTextWriterWriteElement(w, BAD_CAST "Message", BAD_CAST message);
+        xmlTextWriterWriteElement(w, BAD_CAST "Detail", BAD_CAST "");
+        xmlTextWriterEndElement(w);
+        xmlTextWriterWriteElement(w, BAD_CAST "RequestId", BAD_CAST request_id);
+    }
+    xmlTextWriterEndElement(w);
+    return writer_finish(w, xb, out);
+}

@@ -1,0 +1,715 @@
+/* server.c -- the request path of dss-emulator, top to bottom:
+ *
+ *   collect body (capped) -> route (control, JSON target, Query, S3 REST) -> parse into
+ *   parameters -> run the operation in one transaction -> one reply function that writes the
+ *   result or the AWS error in the request's wire format.
+ *
+ * libmicrohttpd runs a small pool of threads with epoll; each thread has its own SQLite
+ * connection. A long poll (SQS WaitTimeSeconds) does not hold a thread: the operation asks to
+ * wait, the connection is suspended and kept in a waiter list, and it is resumed when a commit
+ * wakes its key or its deadline passes -- then the operation simply runs again. One timer
+ * thread owns all deadlines.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "clock.h"
+#include "db.h"
+#include "protocol.h"
+#include "service.h"
+#include "util.h"
+
+#define JSON_BODY_MAX (16u << 20) /* DynamoDB's request limit; SQS's 1 MiB fits with escapes */
+#define FORM_PAIRS_MAX 5000
+#define MAX_WAKES 4
+
+enum route {
+    ROUTE_UNKNOWN, /* not decided yet */
+    ROUTE_CONTROL, /* /_dss/...: the emulator's own API */
+    ROUTE_JSON,    /* X-Amz-Target: JSON 1.0 / 1.1 */
+    ROUTE_QUERY,   /* Action=...&Version=... */
+    ROUTE_REST,    /* everything else: S3 */
+};
+
+struct dss_call {
+    struct MHD_Connection *conn;
+    char *method;
+    char *path;
+    struct buf body;
+    int body_too_large;
+    enum route route;
+    const struct dss_service *service;
+    const struct dss_operation *op;
+    char op_name[128];
+    cJSON *params;
+    char request_id[37];
+    char region[64];
+    int64_t first_ms;
+    /* The error, once dss_fail() has been called. */
+    enum dss_error err;
+    char err_msg[1024];
+    /* Keys to wake after commit. */
+    char *wakes[MAX_WAKES];
+    int n_wakes;
+    /* Parking. */
+    char wait_key[128];
+    int64_t wait_at_ms;    /* emulator clock */
+    int64_t wait_wall_ms;  /* monotonic wall clock */
+    unsigned long wake_gen; /* wake generation seen when the run began */
+    int parked;
+    struct dss_call *prev, *next; /* in the waiter list while parked */
+};
+
+static struct MHD_Daemon *daemon_;
+static char server_data_dir[4096];
+
+/* ======================================================================================
+ * Waiters: parked calls, woken by key or deadline
+ * ====================================================================================== */
+
+static pthread_mutex_t waiters_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t waiters_cond = PTHREAD_COND_INITIALIZER;
+static struct dss_call *waiters;       /* doubly linked, unordered */
+static atomic_ulong wake_gen;          /* bumped by every wake: closes the park/wake race */
+static int shutting_down;
+static pthread_t timer_thread;
+static int timer_running;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void waiter_unlink(struct dss_call *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        waiters = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    c->parked = 0;
+}
+
+/* Resumes a parked call; waiters_lock held. */
+static void waiter_resume(struct dss_call *c)
+{
+    waiter_unlink(c);
+    MHD_resume_connection(c->conn);
+}
+
+/* Suspends the call unless a wake happened since it began its run, in which case the
+ * operation must run again at once (returns 0). */
+static int waiter_park(struct dss_call *c)
+{
+    pthread_mutex_lock(&waiters_lock);
+    if (shutting_down || atomic_load(&wake_gen) != c->wake_gen) {
+        pthread_mutex_unlock(&waiters_lock);
+        return 0;
+    }
+    c->wait_wall_ms = mono_ms() + dss_clock_wall_ms_until(c->wait_at_ms);
+    c->parked = 1;
+    c->prev = NULL;
+    c->next = waiters;
+    if (waiters)
+        waiters->prev = c;
+    waiters = c;
+    MHD_suspend_connection(c->conn);
+    pthread_cond_signal(&waiters_cond);
+    pthread_mutex_unlock(&waiters_lock);
+    return 1;
+}
+
+static void wake_key(const char *key)
+{
+    pthread_mutex_lock(&waiters_lock);
+    atomic_fetch_add(&wake_gen, 1);
+    for (struct dss_call *c = waiters, *next; c; c = next) {
+        next = c->next;
+        if (strcmp(c->wait_key, key) == 0)
+            waiter_resume(c);
+    }
+    pthread_mutex_unlock(&waiters_lock);
+}
+
+static void *timer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&waiters_lock);
+    while (!shutting_down) {
+        int64_t now = mono_ms(), next_due = now + 1000;
+        for (struct dss_call *c = waiters, *next; c; c = next) {
+            next = c->next;
+            if (c->wait_wall_ms <= now)
+                waiter_resume(c);
+            else if (c->wait_wall_ms < next_due)
+                next_due = c->wait_wall_ms;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        int64_t ns = until.tv_nsec + (next_due - now) * 1000000;
+        until.tv_sec += ns / 1000000000;
+        until.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(&waiters_cond, &waiters_lock, &until);
+    }
+    while (waiters)
+        waiter_resume(waiters);
+    pthread_mutex_unlock(&waiters_lock);
+    return NULL;
+}
+
+/* ======================================================================================
+ * What operations may ask of a call (service.h)
+ * ====================================================================================== */
+
+sqlite3 *dss_db(struct dss_call *call)
+{
+    (void)call;
+    return dss_db_thread();
+}
+
+sqlite3_stmt *dss_stmt(struct dss_call *call, const char *sql)
+{
+    (void)call;
+    return dss_db_stmt(dss_db_thread(), sql);
+}
+
+static const char *header(struct dss_call *c, const char *name)
+{
+    return MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, name);
+}
+
+const char *dss_call_host(struct dss_call *c)
+{
+    const char *h = header(c, "Host");
+    return h ? h : "localhost";
+}
+
+const char *dss_call_region(struct dss_call *c) { return c->region; }
+const char *dss_call_request_id(struct dss_call *c) { return c->request_id; }
+const char *dss_call_path(struct dss_call *c) { return c->path; }
+int64_t dss_call_first_ms(struct dss_call *c) { return c->first_ms; }
+
+int dss_fail(struct dss_call *c, enum dss_error err, const char *fmt, ...)
+{
+    c->err = err;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err_msg, sizeof c->err_msg, fmt, ap);
+    va_end(ap);
+    return DSS_ERR;
+}
+
+enum dss_error dss_error_last(struct dss_call *c) { return c->err; }
+const char *dss_error_message(struct dss_call *c) { return c->err_msg; }
+
+int dss_wait(struct dss_call *c, const char *key, int64_t wake_at_ms)
+{
+    if (shutting_down || wake_at_ms <= dss_clock_now_ms())
+        return 0;
+    snprintf(c->wait_key, sizeof c->wait_key, "%s", key);
+    c->wait_at_ms = wake_at_ms;
+    return DSS_WAIT;
+}
+
+void dss_wake(struct dss_call *c, const char *key)
+{
+    if (!c) {
+        wake_key(key);
+        return;
+    }
+    for (int i = 0; i < c->n_wakes; i++)
+        if (strcmp(c->wakes[i], key) == 0)
+            return;
+    if (c->n_wakes == MAX_WAKES) {
+        wake_key(key); /* early, but a spurious wake only makes a receive look again */
+        return;
+    }
+    c->wakes[c->n_wakes++] = strdup(key);
+}
+
+const char *dss_param_str(const cJSON *params, const char *name)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(params, name));
+}
+
+int dss_param_int(const cJSON *params, const char *name, int64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, name);
+    if (!v || cJSON_IsNull(v))
+        return 1;
+    if (cJSON_IsNumber(v)) {
+        if (v->valuedouble != (double)(int64_t)v->valuedouble)
+            return -1;
+        *out = (int64_t)v->valuedouble;
+        return 0;
+    }
+    if (cJSON_IsString(v) && v->valuestring[0]) {
+        char *end;
+        long long n = strtoll(v->valuestring, &end, 10);
+        if (*end)
+            return -1;
+        *out = n;
+        return 0;
+    }
+    return -1;
+}
+
+/* ======================================================================================
+ * Replies
+ * ====================================================================================== */
+
+static enum MHD_Result send_reply(struct dss_call *c, int status, const char *content_type,
+                                  struct buf *body, const char *extra_name, const char *extra_value)
+{
+    size_t len = body->len;
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, buf_steal(body), MHD_RESPMEM_MUST_FREE);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", content_type);
+    MHD_add_response_header(r, "x-amzn-RequestId", c->request_id);
+    if (extra_name)
+        MHD_add_response_header(r, extra_name, extra_value);
+    enum MHD_Result rc = MHD_queue_response(c->conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result reply_json_result(struct dss_call *c, cJSON *result)
+{
+    struct buf out;
+    buf_init(&out, SIZE_MAX);
+    char *text = cJSON_PrintUnformatted(result);
+    buf_puts(&out, text ? text : "{}");
+    free(text);
+    char ctype[64];
+    snprintf(ctype, sizeof ctype, "application/x-amz-json-%s", c->service->json_version);
+    return send_reply(c, 200, ctype, &out, NULL, NULL);
+}
+
+static enum MHD_Result reply_error(struct dss_call *c)
+{
+    const struct dss_error_info *e = dss_error_info(c->err);
+    const char *msg = c->err_msg;
+    struct buf out;
+    buf_init(&out, SIZE_MAX);
+    log_debug("%s %s -> %d %s: %s", c->service ? c->service->name : "-", c->op_name, e->status,
+              e->code, msg);
+    if (c->route == ROUTE_JSON) {
+        cJSON *err = cJSON_CreateObject();
+        char type[256];
+        const char *ns = e->json_ns ? e->json_ns : c->service ? c->service->json_ns : CORAL_SERVICE;
+        snprintf(type, sizeof type, "%s%s", ns, e->code);
+        cJSON_AddStringToObject(err, "__type", type);
+        cJSON_AddStringToObject(err, "message", msg);
+        char *text = cJSON_PrintUnformatted(err);
+        buf_puts(&out, text);
+        free(text);
+        cJSON_Delete(err);
+        char qerr[256], ctype[64];
+        snprintf(qerr, sizeof qerr, "%s;%s", e->query_code, e->sender ? "Sender" : "Receiver");
+        snprintf(ctype, sizeof ctype, "application/x-amz-json-%s",
+                 c->service ? c->service->json_version : "1.0");
+        int compat = c->service && c->service->query_compatible;
+        return send_reply(c, e->status, ctype, &out, compat ? "x-amzn-query-error" : NULL, qerr);
+    }
+    if (c->route == ROUTE_QUERY) {
+        query_error_xml(c->service ? c->service->xmlns : NULL, e->query_code, e->sender, msg,
+                        c->request_id, 0, &out);
+        return send_reply(c, e->status, "text/xml", &out, NULL, NULL);
+    }
+    /* REST (S3) and control: S3's <Error> shape. */
+    buf_printf(&out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
+                     "<Message>%s</Message><RequestId>%s</RequestId></Error>",
+               e->code, msg, c->request_id);
+    return send_reply(c, e->status, "application/xml", &out, NULL, NULL);
+}
+
+/* ======================================================================================
+ * Routing
+ * ====================================================================================== */
+
+/* Region and signing service from "Credential=AKID/DATE/REGION/SERVICE/aws4_request". */
+static void sigv4_scope(struct dss_call *c, char *service, size_t service_len)
+{
+    const char *auth = header(c, "Authorization");
+    const char *cred = auth ? strstr(auth, "Credential=") : NULL;
+    if (cred)
+        cred += strlen("Credential=");
+    else
+        cred = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "X-Amz-Credential");
+    snprintf(c->region, sizeof c->region, "us-east-1");
+    service[0] = '\0';
+    if (!cred)
+        return;
+    const char *p = cred;
+    for (int field = 0; field < 4 && p; field++) {
+        const char *end = p + strcspn(p, "/,");
+        if (field == 2 && end > p && (size_t)(end - p) < sizeof c->region)
+            snprintf(c->region, sizeof c->region, "%.*s", (int)(end - p), p);
+        if (field == 3 && end > p && (size_t)(end - p) < service_len)
+            snprintf(service, service_len, "%.*s", (int)(end - p), p);
+        p = *end == '/' ? end + 1 : NULL;
+    }
+}
+
+static const struct dss_operation *find_op(const struct dss_service *s, const char *name)
+{
+    for (const struct dss_operation *op = s->ops; op->name; op++)
+        if (strcmp(op->name, name) == 0)
+            return op;
+    return NULL;
+}
+
+/* X-Amz-Target: "DynamoDB_20120810.PutItem". */
+static int parse_json_request(struct dss_call *c, const char *target)
+{
+    const char *dot = strrchr(target, '.');
+    c->route = ROUTE_JSON;
+    for (int i = 0; dss_services[i] && dot; i++) {
+        const char *t = dss_services[i]->json_target;
+        if (t && strlen(t) == (size_t)(dot - target) && strncmp(t, target, (size_t)(dot - target)) == 0)
+            c->service = dss_services[i];
+    }
+    snprintf(c->op_name, sizeof c->op_name, "%s", dot ? dot + 1 : target);
+    if (!c->service || !(c->op = find_op(c->service, c->op_name)))
+        return dss_fail(c, DSS_E_UnknownOperation, "Operation %s is not supported.", target);
+    if (c->body_too_large)
+        return dss_fail(c, DSS_E_RequestEntityTooLarge, "Request body is larger than %u bytes.",
+                        JSON_BODY_MAX);
+    if (c->body.len == 0) {
+        c->params = cJSON_CreateObject();
+        return 0;
+    }
+    c->params = cJSON_ParseWithLength(c->body.data, c->body.len);
+    if (!cJSON_IsObject(c->params))
+        return dss_fail(c, DSS_E_SerializationException,
+                        c->params ? "Start of structure or map found where not expected."
+                                  : "The request body could not be parsed as JSON.");
+    return 0;
+}
+
+static const struct dss_service *query_service(const char *scope_service, const char *version)
+{
+    for (int i = 0; dss_services[i]; i++)
+        if (dss_services[i]->query_version && scope_service[0] &&
+            strcmp(dss_services[i]->name, scope_service) == 0)
+            return dss_services[i];
+    for (int i = 0; dss_services[i]; i++)
+        if (dss_services[i]->query_version && version &&
+            strcmp(dss_services[i]->query_version, version) == 0)
+            return dss_services[i];
+    return NULL;
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct { struct dss_kv *kv; size_t n; } *acc = cls;
+    if (acc->n >= FORM_PAIRS_MAX)
+        return MHD_NO;
+    struct dss_kv *grown = realloc(acc->kv, (acc->n + 1) * sizeof *grown);
+    if (!grown)
+        return MHD_NO;
+    acc->kv = grown;
+    grown[acc->n].name = strdup(key);
+    grown[acc->n].value = strdup(value ? value : "");
+    grown[acc->n].value_len = strlen(grown[acc->n].value);
+    acc->n++;
+    return MHD_YES;
+}
+
+/* Action=SendMessage&Version=2012-11-05&... in the body or the query string. */
+static int parse_query_request(struct dss_call *c, const char *scope_service)
+{
+    struct { struct dss_kv *kv; size_t n; } acc = {NULL, 0};
+    int rc = 0;
+    c->route = ROUTE_QUERY;
+    MHD_get_connection_values(c->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &acc);
+    if (c->body_too_large) {
+        rc = dss_fail(c, DSS_E_RequestEntityTooLarge, "Request body is larger than %u bytes.", JSON_BODY_MAX);
+        goto out;
+    }
+    if (c->body.len && form_parse(c->body.data, c->body.len, &acc.kv, &acc.n, FORM_PAIRS_MAX)) {
+        rc = dss_fail(c, DSS_E_MalformedQueryString, "The request body is not a valid form encoding.");
+        goto out;
+    }
+    const char *action = form_get(acc.kv, acc.n, "Action");
+    c->service = query_service(scope_service, form_get(acc.kv, acc.n, "Version"));
+    if (!action) {
+        rc = dss_fail(c, DSS_E_MissingAction, "The request must contain the parameter Action.");
+        goto out;
+    }
+    snprintf(c->op_name, sizeof c->op_name, "%s", action);
+    if (!c->service || !(c->op = find_op(c->service, action))) {
+        rc = dss_fail(c, DSS_E_InvalidAction, "The action %s is not valid for this web service.", action);
+        goto out;
+    }
+    struct buf err;
+    buf_init(&err, 1024);
+    c->params = query_params(dss_model(c->service->query_model), action, acc.kv, acc.n, 0, &err);
+    if (!c->params)
+        rc = dss_fail(c, DSS_E_InvalidParameterValue, "%s", err.data ? err.data : "Invalid parameter.");
+    buf_free(&err);
+out:
+    form_free(acc.kv, acc.n);
+    return rc;
+}
+
+static int is_query_request(struct dss_call *c)
+{
+    const char *ctype = header(c, "Content-Type");
+    if (strcmp(c->method, "POST") == 0 && ctype &&
+        strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0)
+        return 1;
+    return MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "Action") != NULL;
+}
+
+/* Decides the route from the headers alone, before the body arrives. */
+static void route_request(struct dss_call *c)
+{
+    if (strncmp(c->path, "/_dss/", 6) == 0)
+        c->route = ROUTE_CONTROL;
+    else if (header(c, "X-Amz-Target"))
+        c->route = ROUTE_JSON;
+    else if (is_query_request(c))
+        c->route = ROUTE_QUERY;
+    else
+        c->route = ROUTE_REST;
+}
+
+/* ======================================================================================
+ * Running an operation
+ * ====================================================================================== */
+
+static void fire_wakes(struct dss_call *c)
+{
+    for (int i = 0; i < c->n_wakes; i++) {
+        wake_key(c->wakes[i]);
+        free(c->wakes[i]);
+    }
+    c->n_wakes = 0;
+}
+
+static void drop_wakes(struct dss_call *c)
+{
+    for (int i = 0; i < c->n_wakes; i++)
+        free(c->wakes[i]);
+    c->n_wakes = 0;
+}
+
+/* Runs the operation in one transaction. Returns DSS_OK with *result set, DSS_ERR, or DSS_WAIT
+ * when the call has been parked. */
+static int run_operation(struct dss_call *c, cJSON **result)
+{
+    int write = !(c->op->flags & DSS_OP_READONLY);
+    sqlite3 *db = dss_db_thread();
+    for (;;) {
+        *result = NULL;
+        c->wake_gen = atomic_load(&wake_gen);
+        if (!db || dss_db_begin(db, write))
+            return dss_fail(c, DSS_E_InternalFailure, "The emulator's database is unavailable.");
+        int rc = c->op->fn(c, c->params, result);
+        if (rc == DSS_OK) {
+            if (dss_db_commit(db, write) == 0) {
+                fire_wakes(c);
+                return DSS_OK;
+            }
+            cJSON_Delete(*result);
+            drop_wakes(c);
+            return dss_fail(c, DSS_E_InternalFailure, "The emulator could not commit the change.");
+        }
+        dss_db_rollback(db, write);
+        drop_wakes(c);
+        cJSON_Delete(*result);
+        *result = NULL;
+        if (rc != DSS_WAIT)
+            return DSS_ERR;
+        if (waiter_park(c))
+            return DSS_WAIT;
+        /* A wake raced the park: run again now. */
+    }
+}
+
+static enum MHD_Result reply_control(struct dss_call *c)
+{
+    if (strcmp(c->path, "/_dss/health") != 0)
+        return dss_fail(c, DSS_E_InvalidAction, "No such control endpoint: %s", c->path), reply_error(c);
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddStringToObject(h, "status", "ok");
+    cJSON_AddStringToObject(h, "version", DSS_VERSION);
+    cJSON *names = cJSON_AddArrayToObject(h, "services");
+    for (int i = 0; dss_services[i]; i++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(dss_services[i]->name));
+    cJSON_AddStringToObject(h, "data_dir", server_data_dir);
+    struct buf out;
+    buf_init(&out, SIZE_MAX);
+    char *text = cJSON_PrintUnformatted(h);
+    buf_puts(&out, text);
+    free(text);
+    cJSON_Delete(h);
+    return send_reply(c, 200, "application/json", &out, NULL, NULL);
+}
+
+static enum MHD_Result dispatch(struct dss_call *c)
+{
+    if (c->route == ROUTE_CONTROL)
+        return reply_control(c);
+    if (!c->op && !c->params) { /* first run; a resumed call keeps its parsed parameters */
+        char scope_service[64];
+        sigv4_scope(c, scope_service, sizeof scope_service);
+        int rc = c->route == ROUTE_JSON ? parse_json_request(c, header(c, "X-Amz-Target"))
+                 : c->route == ROUTE_QUERY ? parse_query_request(c, scope_service)
+                 : dss_fail(c, DSS_E_InvalidAction, "S3 and other REST APIs are not served yet.");
+        if (rc != 0)
+            return reply_error(c);
+        c->first_ms = dss_clock_now_ms();
+    }
+    cJSON *result = NULL;
+    int rc = run_operation(c, &result);
+    if (rc == DSS_WAIT)
+        return MHD_YES;
+    if (rc == DSS_ERR)
+        return reply_error(c);
+    enum MHD_Result sent;
+    if (c->route == ROUTE_JSON) {
+        sent = reply_json_result(c, result);
+    } else {
+        struct buf out;
+        buf_init(&out, SIZE_MAX);
+        query_result_xml(dss_model(c->service->query_model), c->op_name, result, c->service->xmlns,
+                         c->request_id, 0, &out);
+        sent = send_reply(c, 200, "text/xml", &out, NULL, NULL);
+    }
+    cJSON_Delete(result);
+    return sent;
+}
+
+/* ======================================================================================
+ * libmicrohttpd callbacks
+ * ====================================================================================== */
+
+static struct dss_call *call_new(struct MHD_Connection *conn, const char *url, const char *method)
+{
+    struct dss_call *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->conn = conn;
+    c->method = strdup(method);
+    c->path = strdup(url);
+    buf_init(&c->body, JSON_BODY_MAX);
+    uuid_string(c->request_id);
+    snprintf(c->region, sizeof c->region, "us-east-1");
+    route_request(c);
+    return c;
+}
+
+static void call_free(struct dss_call *c)
+{
+    drop_wakes(c);
+    cJSON_Delete(c->params);
+    buf_free(&c->body);
+    free(c->method);
+    free(c->path);
+    free(c);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)cls;
+    (void)version;
+    struct dss_call *c = *con_cls;
+    if (!c) {
+        *con_cls = c = call_new(conn, url, method);
+        return c ? MHD_YES : MHD_NO;
+    }
+    if (*upload_data_size) {
+        if (!c->body_too_large && buf_append(&c->body, upload_data, *upload_data_size))
+            c->body_too_large = 1;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return dispatch(c);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    struct dss_call *c = *con_cls;
+    if (!c)
+        return;
+    pthread_mutex_lock(&waiters_lock);
+    if (c->parked)
+        waiter_unlink(c);
+    pthread_mutex_unlock(&waiters_lock);
+    call_free(c);
+    *con_cls = NULL;
+}
+
+int dss_server_start(struct dss_server_config *cfg)
+{
+    snprintf(server_data_dir, sizeof server_data_dir, "%s", cfg->data_dir);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+    if (inet_pton(AF_INET, cfg->host, &addr.sin_addr) != 1) {
+        log_error("cannot listen on %s: not an IPv4 address", cfg->host);
+        return -1;
+    }
+    shutting_down = 0;
+    if (pthread_create(&timer_thread, NULL, timer_main, NULL) != 0)
+        return -1;
+    timer_running = 1;
+    daemon_ = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+        (uint16_t)cfg->port, NULL, NULL, on_request, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_END);
+    if (!daemon_) {
+        log_error("cannot listen on %s:%d (address in use?)", cfg->host, cfg->port);
+        dss_server_stop();
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
+    if (info)
+        cfg->port = info->port;
+    return 0;
+}
+
+void dss_server_stop(void)
+{
+    pthread_mutex_lock(&waiters_lock);
+    shutting_down = 1;
+    pthread_cond_signal(&waiters_cond);
+    pthread_mutex_unlock(&waiters_lock);
+    if (timer_running) {
+        pthread_join(timer_thread, NULL); /* resumes every parked call on its way out */
+        timer_running = 0;
+    }
+    if (daemon_) {
+        MHD_stop_daemon(daemon_);
+        daemon_ = NULL;
+    }
+}

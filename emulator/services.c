@@ -1,0 +1,7 @@
+/* services.c -- the services this emulator serves. Adding one is a line here. */
+#include "service.h"
+
+const struct dss_service *const dss_services[] = {
+    &dss_sqs_service,
+    NULL,
+};

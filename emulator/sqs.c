@@ -1,0 +1,1394 @@
+/* sqs.c -- Amazon Simple Queue Service, API 2012-11-05.
+ *
+ * Protocols: JSON 1.0 (X-Amz-Target AmazonSQS.*, current SDKs; errors also carry the legacy
+ * code in x-amzn-query-error, as the model's awsQueryCompatible asks) and Query (Action=...,
+ * older SDKs and Debian's AWS CLI v2). Both reach the same operations below.
+ *
+ * Supported: CreateQueue, GetQueueUrl, ListQueues, DeleteQueue, GetQueueAttributes,
+ * SetQueueAttributes, SendMessage, SendMessageBatch, ReceiveMessage (long polling),
+ * DeleteMessage, DeleteMessageBatch, ChangeMessageVisibility, ChangeMessageVisibilityBatch,
+ * PurgeQueue, TagQueue, UntagQueue, ListQueueTags.
+ *
+ * Semantics, as AWS documents them: at-least-once delivery; a received message is invisible
+ * until its visibility timeout passes; every receive issues a new receipt handle, and one from
+ * an older receive is stale: DeleteMessage with it succeeds but deletes nothing (AWS: "the
+ * request succeeds, but the message might not be deleted"), ChangeMessageVisibility with it
+ * fails; after maxReceiveCount receives a message moves to the dead-letter queue of the
+ * RedrivePolicy instead of being delivered; messages older than MessageRetentionPeriod vanish;
+ * one PurgeQueue per queue per 60 s. A long poll parks without a thread and is woken by any
+ * commit that may have made a message visible (send, visibility change, redrive) or by the
+ * moment the next delayed or in-flight message becomes visible.
+ *
+ * Limitations: FIFO queues (FifoQueue=true) are refused with InvalidAttributeName; no
+ * QueueDeletedRecently 60-second rule; Policy, KMS and redrive-allow attributes are stored
+ * and returned but not enforced; MessageSystemAttributes (AWSTraceHeader) are accepted and
+ * ignored.
+ */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "service.h"
+#include "util.h"
+
+#define ACCOUNT_ID "000000000000"
+#define BATCH_MAX 10
+#define PURGE_INTERVAL_MS 60000
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS sqs_queues("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  region TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  modified_ms INTEGER NOT NULL,"
+    "  attrs TEXT NOT NULL,"      /* JSON object of the settable attributes, string values */
+    "  tags TEXT NOT NULL,"       /* JSON object */
+    "  purged_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS sqs_messages("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  queue_id INTEGER NOT NULL REFERENCES sqs_queues(id) ON DELETE CASCADE,"
+    "  message_id TEXT NOT NULL,"
+    "  body BLOB NOT NULL,"
+    "  md5_body TEXT NOT NULL,"
+    "  attrs TEXT,"               /* JSON of MessageAttributes, NULL if none */
+    "  md5_attrs TEXT,"
+    "  sent_ms INTEGER NOT NULL,"
+    "  visible_ms INTEGER NOT NULL," /* delivered only when now >= visible_ms */
+    "  receive_count INTEGER NOT NULL DEFAULT 0,"
+    "  first_receive_ms INTEGER,"
+    "  receipt TEXT);"             /* nonce of the latest receive */
+    "CREATE INDEX IF NOT EXISTS sqs_messages_ready ON sqs_messages(queue_id, visible_ms, seq);";
+
+/* Settable attributes and their defaults (AWS's, with the 1 MiB message size of 2025). */
+static const struct attr_rule {
+    const char *name;
+    const char *dflt; /* NULL: absent unless set */
+    long min, max;    /* for numeric attributes; min > max: not numeric */
+} attr_rules[] = {
+    {"DelaySeconds", "0", 0, 900},
+    {"MaximumMessageSize", "1048576", 1024, 1048576},
+    {"MessageRetentionPeriod", "345600", 60, 1209600},
+    {"ReceiveMessageWaitTimeSeconds", "0", 0, 20},
+    {"VisibilityTimeout", "30", 0, 43200},
+    {"SqsManagedSseEnabled", "true", 1, 0},
+    {"Policy", NULL, 1, 0},
+    {"RedrivePolicy", NULL, 1, 0},
+    {"RedriveAllowPolicy", NULL, 1, 0},
+    {"KmsMasterKeyId", NULL, 1, 0},
+    {"KmsDataKeyReusePeriodSeconds", NULL, 60, 86400},
+    {NULL, NULL, 0, 0},
+};
+
+struct queue {
+    int64_t id;
+    char name[81];
+    char region[64];
+    int64_t created_ms, modified_ms, purged_ms;
+    cJSON *attrs; /* owned */
+};
+
+static void queue_cleanup(struct queue *q)
+{
+    cJSON_Delete(q->attrs);
+    q->attrs = NULL;
+}
+
+static long queue_attr_long(const struct queue *q, const char *name)
+{
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q->attrs, name));
+    for (const struct attr_rule *r = attr_rules; !v && r->name; r++)
+        if (strcmp(r->name, name) == 0)
+            v = r->dflt;
+    return v ? strtol(v, NULL, 10) : 0;
+}
+
+/* ---- Names, URLs and ARNs ---- */
+
+static int valid_queue_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 80)
+        return 0;
+    return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == n;
+}
+
+static void queue_url(struct dss_call *call, const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "http://%s/%s/%s", dss_call_host(call), ACCOUNT_ID, name);
+}
+
+static void queue_arn(const struct queue *q, char *out, size_t n)
+{
+    snprintf(out, n, "arn:aws:sqs:%s:%s:%s", q->region, ACCOUNT_ID, q->name);
+}
+
+/* Loads the queue by name into q. Returns 0, or -1 if there is none. */
+static int queue_load(struct dss_call *call, const char *name, struct queue *q)
+{
+    sqlite3_stmt *st = dss_stmt(call, "SELECT id, name, region, created_ms, modified_ms, attrs, "
+                                      "purged_ms FROM sqs_queues WHERE name = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return -1;
+    q->id = sqlite3_column_int64(st, 0);
+    snprintf(q->name, sizeof q->name, "%s", (const char *)sqlite3_column_text(st, 1));
+    snprintf(q->region, sizeof q->region, "%s", (const char *)sqlite3_column_text(st, 2));
+    q->created_ms = sqlite3_column_int64(st, 3);
+    q->modified_ms = sqlite3_column_int64(st, 4);
+    q->attrs = cJSON_Parse((const char *)sqlite3_column_text(st, 5));
+    q->purged_ms = sqlite3_column_int64(st, 6);
+    sqlite3_reset(st);
+    if (!q->attrs)
+        q->attrs = cJSON_CreateObject();
+    return 0;
+}
+
+/* The queue a request's QueueUrl names: its last path segment, whatever host the URL has,
+ * as AWS accepts. Older Query clients post to the queue URL instead of passing QueueUrl. */
+static int queue_from_params(struct dss_call *call, const cJSON *params, struct queue *q)
+{
+    const char *url = dss_param_str(params, "QueueUrl");
+    if (!url) {
+        const char *path = dss_call_path(call);
+        if (strncmp(path, "/" ACCOUNT_ID "/", 14) != 0)
+            return dss_fail(call, DSS_E_MissingParameter, "The request must contain the parameter QueueUrl.");
+        url = path;
+    }
+    const char *slash = strrchr(url, '/');
+    const char *name = slash ? slash + 1 : url;
+    if (queue_load(call, name, q) != 0)
+        return dss_fail(call, DSS_E_QueueDoesNotExist, "The specified queue does not exist.");
+    return 0;
+}
+
+/* ---- Attribute validation ---- */
+
+static const struct attr_rule *attr_rule(const char *name)
+{
+    for (const struct attr_rule *r = attr_rules; r->name; r++)
+        if (strcmp(r->name, name) == 0)
+            return r;
+    return NULL;
+}
+
+static int check_redrive_policy(struct dss_call *call, const char *value)
+{
+    cJSON *p = cJSON_Parse(value);
+    const char *arn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "deadLetterTargetArn"));
+    const cJSON *max = cJSON_GetObjectItemCaseSensitive(p, "maxReceiveCount");
+    long count = cJSON_IsNumber(max) ? (long)max->valuedouble
+                 : cJSON_IsString(max) ? strtol(max->valuestring, NULL, 10) : 0;
+    int ok = arn && strncmp(arn, "arn:aws:sqs:", 12) == 0 && count >= 1 && count <= 1000;
+    cJSON_Delete(p);
+    if (!ok)
+        return dss_fail(call, DSS_E_InvalidParameterValue,
+                        "Value %s for parameter RedrivePolicy is invalid. Reason: Redrive policy is "
+                        "not a valid JSON map or is missing deadLetterTargetArn or a maxReceiveCount "
+                        "between 1 and 1000.", value);
+    return 0;
+}
+
+/* Checks every attribute of a CreateQueue/SetQueueAttributes map. */
+static int check_attributes(struct dss_call *call, const cJSON *attrs)
+{
+    const cJSON *a;
+    cJSON_ArrayForEach(a, attrs) {
+        if (strcmp(a->string, "FifoQueue") == 0 || strcmp(a->string, "ContentBasedDeduplication") == 0 ||
+            strcmp(a->string, "DeduplicationScope") == 0 || strcmp(a->string, "FifoThroughputLimit") == 0)
+            return dss_fail(call, DSS_E_InvalidAttributeName,
+                            "Unknown Attribute %s. (dss-emulator serves standard queues only.)", a->string);
+        const struct attr_rule *r = attr_rule(a->string);
+        if (!r)
+            return dss_fail(call, DSS_E_InvalidAttributeName, "Unknown Attribute %s.", a->string);
+        if (!cJSON_IsString(a))
+            return dss_fail(call, DSS_E_InvalidAttributeValue, "Invalid value for the parameter %s.", a->string);
+        if (r->min <= r->max) {
+            char *end;
+            long v = strtol(a->valuestring, &end, 10);
+            if (a->valuestring[0] == '\0' || *end || v < r->min || v > r->max)
+                return dss_fail(call, DSS_E_InvalidAttributeValue, "Invalid value for the parameter %s.",
+                                a->string);
+        }
+        if (strcmp(a->string, "RedrivePolicy") == 0 && a->valuestring[0] &&
+            check_redrive_policy(call, a->valuestring))
+            return DSS_ERR;
+    }
+    return 0;
+}
+
+/* ---- Queue operations ---- */
+
+/* CreateQueue: QueueName, Attributes{}, tags{} -> QueueUrl. Idempotent for equal attributes. */
+static int sqs_create_queue(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    const char *name = dss_param_str(params, "QueueName");
+    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(params, "Attributes");
+    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(params, "tags");
+    if (!name)
+        return dss_fail(call, DSS_E_MissingParameter, "The request must contain the parameter QueueName.");
+    if (!valid_queue_name(name))
+        return dss_fail(call, DSS_E_InvalidParameterValue,
+                        "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length");
+    if (attrs && check_attributes(call, attrs))
+        return DSS_ERR;
+    struct queue q = {0};
+    char url[512];
+    queue_url(call, name, url, sizeof url);
+    if (queue_load(call, name, &q) == 0) {
+        const cJSON *a;
+        cJSON_ArrayForEach(a, attrs) {
+            const char *have = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q.attrs, a->string));
+            const struct attr_rule *r = attr_rule(a->string);
+            if (!have && r)
+                have = r->dflt;
+            if (!have || strcmp(have, a->valuestring) != 0) {
+                queue_cleanup(&q);
+                return dss_fail(call, DSS_E_QueueNameExists,
+                                "A queue already exists with the same name and a different value for attribute %s",
+                                a->string);
+            }
+        }
+        queue_cleanup(&q);
+    } else {
+        char *attrs_text = attrs ? cJSON_PrintUnformatted(attrs) : strdup("{}");
+        char *tags_text = cJSON_IsObject(tags) ? cJSON_PrintUnformatted(tags) : strdup("{}");
+        int64_t now = dss_clock_now_ms();
+        sqlite3_stmt *st = dss_stmt(call, "INSERT INTO sqs_queues(name, region, created_ms, modified_ms, "
+                                          "attrs, tags) VALUES (?, ?, ?, ?, ?, ?)");
+        int rc = SQLITE_ERROR;
+        if (st) {
+            sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, dss_call_region(call), -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 3, now);
+            sqlite3_bind_int64(st, 4, now);
+            sqlite3_bind_text(st, 5, attrs_text, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 6, tags_text, -1, SQLITE_STATIC);
+            rc = sqlite3_step(st);
+            sqlite3_reset(st);
+        }
+        free(attrs_text);
+        free(tags_text);
+        if (rc != SQLITE_DONE)
+            return dss_fail(call, DSS_E_InternalFailure, "Could not store the queue.");
+    }
+    *result = cJSON_CreateObject();
+    cJSON_AddStringToObject(*result, "QueueUrl", url);
+    return DSS_OK;
+}
+
+/* GetQueueUrl: QueueName -> QueueUrl. */
+static int sqs_get_queue_url(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    const char *name = dss_param_str(params, "QueueName");
+    if (!name)
+        return dss_fail(call, DSS_E_MissingParameter, "The request must contain the parameter QueueName.");
+    struct queue q = {0};
+    if (queue_load(call, name, &q) != 0)
+        return dss_fail(call, DSS_E_QueueDoesNotExist, "The specified queue does not exist.");
+    queue_cleanup(&q);
+    char url[512];
+    queue_url(call, name, url, sizeof url);
+    *result = cJSON_CreateObject();
+    cJSON_AddStringToObject(*result, "QueueUrl", url);
+    return DSS_OK;
+}
+
+/* ListQueues: QueueNamePrefix, MaxResults, NextToken -> QueueUrls[], NextToken. */
+static int sqs_list_queues(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    const char *prefix = dss_param_str(params, "QueueNamePrefix");
+    const char *token = dss_param_str(params, "NextToken");
+    int64_t max = 1000;
+    int has_max = dss_param_int(params, "MaxResults", &max);
+    if (has_max < 0 || max < 1 || max > 1000)
+        return dss_fail(call, DSS_E_InvalidParameterValue,
+                        "Value for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.");
+    sqlite3_stmt *st = dss_stmt(call, "SELECT name FROM sqs_queues WHERE substr(name, 1, length(?1)) = ?1 "
+                                      "AND name > ?2 ORDER BY name LIMIT ?3");
+    if (!st)
+        return dss_fail(call, DSS_E_InternalFailure, "Could not list queues.");
+    sqlite3_bind_text(st, 1, prefix ? prefix : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, token ? token : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, max + 1);
+    *result = cJSON_CreateObject();
+    cJSON *urls = cJSON_CreateArray();
+    int n = 0;
+    char last[128] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        if (n == max) {
+            /* One more exists: page on, but only when the caller asked for pages (as AWS). */
+            if (has_max == 0)
+                cJSON_AddStringToObject(*result, "NextToken", last);
+            break;
+        }
+        char url[512];
+        queue_url(call, name, url, sizeof url);
+        cJSON_AddItemToArray(urls, cJSON_CreateString(url));
+        snprintf(last, sizeof last, "%s", name);
+        n++;
+    }
+    sqlite3_reset(st);
+    if (n)
+        cJSON_AddItemToObject(*result, "QueueUrls", urls);
+    else
+        cJSON_Delete(urls);
+    return DSS_OK;
+}
+
+/* DeleteQueue: QueueUrl. Its messages go with it. */
+static int sqs_delete_queue(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    (void)result;
+    struct queue q = {0};
+    if (queue_from_params(call, params, &q))
+        return DSS_ERR;
+    sqlite3_stmt *st = dss_stmt(call, "DELETE FROM sqs_queues WHERE id = ?");
+    if (st) {
+        sqlite3_bind_int64(st, 1, q.id);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    char key[64];
+    snprintf(key, sizeof key, "sqs:%lld", (long long)q.id);
+    dss_wake(call, key); /* parked receives on it answer now (with QueueDoesNotExist) */
+    queue_cleanup(&q);
+    return DSS_OK;
+}
+
+static int64_t count_messages(struct dss_call *call, int64_t queue_id, const char *sql, int64_t now,
+                              int64_t cutoff)
+{
+    sqlite3_stmt *st = dss_stmt(call, sql);
+    if (!st)
+        return 0;
+    sqlite3_bind_int64(st, 1, queue_id);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int64(st, 3, cutoff);
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return n;
+}
+
+static void add_number_attr(cJSON *out, const char *name, int64_t v)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%lld", (long long)v);
+    cJSON_AddStringToObject(out, name, text);
+}
+
+/* Every attribute of q, settable and computed, as strings. */
+static cJSON *queue_attributes(struct dss_call *call, const struct queue *q)
+{
+    cJSON *out = cJSON_CreateObject();
+    int64_t now = dss_clock_now_ms();
+    int64_t cutoff = now - (int64_t)queue_attr_long(q, "MessageRetentionPeriod") * 1000;
+    for (const struct attr_rule *r = attr_rules; r->name; r++) {
+        const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q->attrs, r->name));
+        if (v || r->dflt)
+            cJSON_AddStringToObject(out, r->name, v ? v : r->dflt);
+    }
+    add_number_attr(out, "ApproximateNumberOfMessages",
+                    count_messages(call, q->id, "SELECT count(*) FROM sqs_messages WHERE queue_id = ?1 "
+                                   "AND visible_ms <= ?2 AND sent_ms >= ?3", now, cutoff));
+    add_number_attr(out, "ApproximateNumberOfMessagesNotVisible",
+                    count_messages(call, q->id, "SELECT count(*) FROM sqs_messages WHERE queue_id = ?1 "
+                                   "AND visible_ms > ?2 AND receive_count > 0 AND sent_ms >= ?3", now, cutoff));
+    add_number_attr(out, "ApproximateNumberOfMessagesDelayed",
+                    count_messages(call, q->id, "SELECT count(*) FROM sqs_messages WHERE queue_id = ?1 "
+                                   "AND visible_ms > ?2 AND receive_count = 0 AND sent_ms >= ?3", now, cutoff));
+    add_number_attr(out, "CreatedTimestamp", q->created_ms / 1000);
+    add_number_attr(out, "LastModifiedTimestamp", q->modified_ms / 1000);
+    char arn[256];
+    queue_arn(q, arn, sizeof arn);
+    cJSON_AddStringToObject(out, "QueueArn", arn);
+    return out;
+}
+
+static int known_queue_attribute(const char *name)
+{
+    static const char *computed[] = {"All", "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                     "ApproximateNumberOfMessagesDelayed", "CreatedTimestamp",
+                                     "LastModifiedTimestamp", "QueueArn", "FifoQueue",
+                                     "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit", NULL};
+    for (int i = 0; computed[i]; i++)
+        if (strcmp(computed[i], name) == 0)
+            return 1;
+    return attr_rule(name) != NULL;
+}
+
+/* GetQueueAttributes: QueueUrl, AttributeNames[] -> Attributes{}. */
+static int sqs_get_queue_attributes(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(params, "AttributeNames");
+    const cJSON *n;
+    cJSON_ArrayForEach(n, names) {
+        if (!cJSON_IsString(n) || !known_queue_attribute(n->valuestring))
+            return dss_fail(call, DSS_E_InvalidAttributeName, "Unknown Attribute %s.",
+                            cJSON_IsString(n) ? n->valuestring : "(not a string)");
+    }
+    struct queue q = {0};
+    if (queue_from_params(call, params, &q))
+        return DSS_ERR;
+    cJSON *all = queue_attributes(call, &q);
+    queue_cleanup(&q);
+    cJSON *picked = cJSON_CreateObject();
+    cJSON_ArrayForEach(n, names) {
+        const cJSON *a;
+        cJSON_ArrayForEach(a, all) {
+            if ((strcmp(n->valuestring, "All") == 0 || strcmp(n->valuestring, a->string) == 0) &&
+                !cJSON_HasObjectItem(picked, a->string))
+                cJSON_AddStringToObject(picked, a->string, a->valuestring);
+        }
+    }
+    cJSON_Delete(all);
+    *result = cJSON_CreateObject();
+    if (picked->child)
+        cJSON_AddItemToObject(*result, "Attributes", picked);
+    else
+        cJSON_Delete(picked);
+    return DSS_OK;
+}
+
+/* SetQueueAttributes: QueueUrl, Attributes{}. An empty value removes an optional attribute. */
+static int sqs_set_queue_attributes(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    (void)result;
+    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(params, "Attributes");
+    if (!cJSON_IsObject(attrs))
+        return dss_fail(call, DSS_E_MissingParameter, "The request must contain the parameter Attributes.");
+    if (check_attributes(call, attrs))
+        return DSS_ERR;
+    struct queue q = {0};
+    if (queue_from_params(call, params, &q))
+        return DSS_ERR;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, attrs) {
+        cJSON_DeleteItemFromObjectCaseSensitive(q.attrs, a->string);
+        if (a->valuestring[0] || attr_rule(a->string)->dflt)
+            cJSON_AddStringToObject(q.attrs, a->string, a->valuestring);
+    }
+    char *text = cJSON_PrintUnformatted(q.attrs);
+    sqlite3_stmt *st = dss_stmt(call, "UPDATE sqs_queues SET attrs = ?, modified_ms = ? WHERE id = ?");
+    if (st) {
+        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, dss_clock_now_ms());
+        sqlite3_bind_int64(st, 3, q.id);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    free(text);
+    queue_cleanup(&q);
+    return DSS_OK;
+}
+
+/* PurgeQueue: QueueUrl. At most once a minute per queue. */
+static int sqs_purge_queue(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    (void)result;
+    struct queue q = {0};
+    if (queue_from_params(call, params, &q))
+        return DSS_ERR;
+    int64_t now = dss_clock_now_ms();
+    int64_t last = q.purged_ms;
+    char arn[256];
+    queue_arn(&q, arn, sizeof arn);
+    int64_t id = q.id;
+    queue_cleanup(&q);
+    if (last && now - last < PURGE_INTERVAL_MS)
+        return dss_fail(call, DSS_E_PurgeQueueInProgress,
+                        "Only one PurgeQueue operation on %s is allowed every 60 seconds.", arn);
+    sqlite3_stmt *st = dss_stmt(call, "DELETE FROM sqs_messages WHERE queue_id = ?");
+    if (st) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    st = dss_stmt(call, "UPDATE sqs_queues SET purged_ms = ? WHERE id = ?");
+    if (st) {
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int64(st, 2, id);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    return DSS_OK;
+}
+
+/* ---- Tags ---- */
+
+static int update_tags(struct dss_call *call, const cJSON *params, const cJSON *add, const cJSON *remove)
+{
+    struct queue q = {0};
+    if (queue_from_params(call, params, &q))
+        return DSS_ERR;
+    int64_t id = q.id;
+    queue_cleanup(&q);
+    sqlite3_stmt *st = dss_stmt(call, "SELECT tags FROM sqs_queues WHERE id = ?");
+    if (!st)
+        return dss_fail(call, DSS_E_InternalFailure, "Could not read tags.");
+    sqlite3_bind_int64(st, 1, id);
+    cJSON *tags = sqlite3_step(st) == SQLITE_ROW ? cJSON_Parse((const char *)sqlite3_column_text(st, 0)) : NULL;
+    sqlite3_reset(st);
+    if (!tags)
+        tags = cJSON_CreateObject();
+    const cJSON *t;
+    cJSON_ArrayForEach(t, add) {
+        cJSON_DeleteItemFromObjectCaseSensitive(tags, t->string);
+        cJSON_AddStringToObject(tags, t->string, cJSON_IsString(t) ? t->valuestring : "");
+    }
+    cJSON_ArrayForEach(t, remove) {
+        if (cJSON_IsString(t))
+            cJSON_DeleteItemFromObjectCaseSensitive(tags, t->valuestring);
+    }
+    char *text = cJSON_PrintUnformatted(tags);
+    cJSON_Delete(tags);
+    st = dss_stmt(call, "UPDATE sqs_queues SET tags = ? WHERE id = ?");
+    if (st) {
+        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, id);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    free(text);
+    return DSS_OK;
+}
+
+/* TagQueue: QueueUrl, Tags{}. */
+static int sqs_tag_queue(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    (void)result;
+    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(params, "Tags");
+    if (!cJSON_IsObject(tags))
+        return dss_fail(call, DSS_E_MissingParameter, "The request must contain the parameter Tags.");
+    return update_tags(call, params, tags, NULL);
+}
+
+/* UntagQueue: QueueUrl, TagKeys[]. */
+static int sqs_untag_queue(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    (void)result;
+    const cJSON *keys = cJSON_GetObjectItemCaseSensitive(params, "TagKeys");
+    if (!cJSON_IsArray(keys))
+        return dss_fail(call, DSS_E_MissingParameter, "The request must contain the parameter TagKeys.");
+    return update_tags(call, params, NULL, keys);
+}
+
+/* ListQueueTags: QueueUrl -> Tags{}. */
+static int sqs_list_queue_tags(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    struct queue q = {0};
+    if (queue_from_params(call, params, &q))
+        return DSS_ERR;
+    sqlite3_stmt *st = dss_stmt(call, "SELECT tags FROM sqs_queues WHERE id = ?");
+    queue_cleanup(&q);
+    if (!st)
+        return dss_fail(call, DSS_E_InternalFailure, "Could not read tags.");
+    sqlite3_bind_int64(st, 1, q.id);
+    cJSON *tags = sqlite3_step(st) == SQLITE_ROW ? cJSON_Parse((const char *)sqlite3_column_text(st, 0)) : NULL;
+    sqlite3_reset(st);
+    *result = cJSON_CreateObject();
+    if (tags && tags->child)
+        cJSON_AddItemToObject(*result, "Tags", tags);
+    else
+        cJSON_Delete(tags);
+    return DSS_OK;
+}
+
+/* ---- Messages ---- */
+
+/* Characters SQS allows in a body: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF,
+ * as valid UTF-8. */
+static int valid_message_text(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        uint32_t cp;
+        size_t len;
+        if (c < 0x80) { cp = c; len = 1; }
+        else if ((c & 0xE0) == 0xC0) { cp = c & 0x1F; len = 2; }
+        else if ((c & 0xF0) == 0xE0) { cp = c & 0x0F; len = 3; }
+        else if ((c & 0xF8) == 0xF0) { cp = c & 0x07; len = 4; }
+        else return 0;
+        if (i + len > n)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        static const uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_for_len[len])
+            return 0; /* overlong */
+        int ok = cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
+                 (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
+        if (!ok)
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+static void md5_put_field(EVP_MD_CTX *ctx, const void *p, size_t n)
+{
+    unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+                            (unsigned char)n};
+    EVP_DigestUpdate(ctx, len, 4);
+    EVP_DigestUpdate(ctx, p, n);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+/* MD5OfMessageAttributes as AWS computes it: for each attribute in name order, the name, the
+ * data type, a transport byte (1 string, 2 binary) and the value, each length-prefixed. */
+static void md5_of_attributes(const cJSON *attrs, char out[33])
+{
+    const cJSON *sorted[64];
+    int n = 0;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, attrs) if (n < 64) sorted[n++] = a;
+    qsort(sorted, (size_t)n, sizeof sorted[0], name_cmp);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+    for (int i = 0; i < n; i++) {
+        const char *type = dss_param_str(sorted[i], "DataType");
+        const char *sv = dss_param_str(sorted[i], "StringValue");
+        const char *bv = dss_param_str(sorted[i], "BinaryValue");
+        md5_put_field(ctx, sorted[i]->string, strlen(sorted[i]->string));
+        md5_put_field(ctx, type, strlen(type));
+        if (sv) {
+            EVP_DigestUpdate(ctx, "\x01", 1);
+            md5_put_field(ctx, sv, strlen(sv));
+        } else {
+            unsigned char *raw = malloc(strlen(bv) + 3);
+            long len = base64_decode(bv, strlen(bv), raw);
+            EVP_DigestUpdate(ctx, "\x02", 1);
+            md5_put_field(ctx, raw, len > 0 ? (size_t)len : 0);
+            free(raw);
+        }
+    }
+    unsigned char d[16];
+    unsigned int dlen = 0;
+    EVP_DigestFinal_ex(ctx, d, &dlen);
+    EVP_MD_CTX_free(ctx);
+    hex_encode(d, 16, out);
+}
+
+/* Validates MessageAttributes and adds their size to *size. */
+static int check_message_attributes(struct dss_call *call, const cJSON *attrs, size_t *size)
+{
+    int count = 0;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, attrs) {
+        const char *type = dss_param_str(a, "DataType");
+        const char *sv = dss_param_str(a, "StringValue");
+        const char *bv = dss_param_str(a, "BinaryValue");
+        size_t name_len = strlen(a->string);
+        if (++count > 10)
+            return dss_fail(call, DSS_E_InvalidParameterValue,
+                            "Number of message attributes [%d] exceeds the allowed maximum [10].", count);
+        if (name_len == 0 || name_len > 256 || strncasecmp(a->string, "AWS.", 4) == 0 ||
+            strncasecmp(a->string, "Amazon.", 7) == 0 ||
+            strspn(a->string, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != name_len)
+            return dss_fail(call, DSS_E_InvalidParameterValue, "Message attribute name '%s' is invalid.", a->string);
+        if (!type || !*type)
+            return dss_fail(call, DSS_E_InvalidParameterValue,
+                            "The message attribute '%s' must contain non-empty message attribute type.", a->string);
+        int binary = strncmp(type, "Binary", 6) == 0;
+        int known = binary || strncmp(type, "String", 6) == 0 || strncmp(type, "Number", 6) == 0;
+        if (!known)
+            return dss_fail(call, DSS_E_InvalidParameterValue,
+                            "The type of message (user) attribute '%s' is invalid. You must use only the "
+                            "following supported type prefixes: Binary, Number, String.", a->string);
+        if (binary ? !bv : !sv)
+            return dss_fail(call, DSS_E_InvalidParameterValue,
+                            "The message attribute '%s' with type '%s' must use field '%s'.", a->string, type,
+                            binary ? "Binary" : "String");
+        if (binary) {
+            unsigned char *raw = malloc(strlen(bv) + 3);
+            long len = base64_decode(bv, strlen(bv), raw);
+            free(raw);
+            if (len < 0)
+                return dss_fail(call, DSS_E_InvalidParameterValue,
+                                "The message attribute '%s' has an invalid binary value.", a->string);
+            *size += (size_t)len;
+        } else {
+            if (!valid_message_text((const unsigned char *)sv, strlen(sv)))
+                return dss_fail(call, DSS_E_InvalidParameterValue,
+                                "Message attribute '%s' contains invalid characters.", a->string);
+            *size += strlen(sv);
+        }
+        *size += name_len + strlen(type);
+    }
+    return 0;
+}
+
+struct sent {
+    char message_id[37];
+    char md5_body[33];
+    char md5_attrs[33]; /* "" if no attributes */
+};
+
+/* Validates and stores one message. Used by SendMessage and each SendMessageBatch entry. */
+static int send_one(struct dss_call *call, const struct queue *q, const cJSON *msg, struct sent *out)
+{
+    const cJSON *body_item = cJSON_GetObjectItemCaseSensitive(msg, "MessageBody");
+    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(msg, "MessageAttributes");
+    if (!cJSON_IsString(body_item) || body_item->valuestring[0] == '\0')
+        return dss_fail(call, DSS_E_MissingParameter, "The request must contain the parameter MessageBody.");
+    const char *body = body_item->valuestring;
+    size_t size = strlen(body);
+    if (!valid_message_text((const unsigned char *)body, size))
+        return dss_fail(call, DSS_E_InvalidMessageContents,
+                        "Invalid binary character in the message body. Allowed: #x9 | #xA | #xD | #x20 to "
+                        "#xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF");
+    if (attrs && check_message_attributes(call, attrs, &size))
+        return DSS_ERR;
+    long max = queue_attr_long(q, "MaximumMessageSize");
+    if ((long)size > max)
+        return dss_fail(call, DSS_E_InvalidParameterValue,
+                        "One or more parameters are invalid. Reason: Message must be shorter than %ld bytes.", max);
+    int64_t delay = queue_attr_long(q, "DelaySeconds");
+    int has_delay = dss_param_int(msg, "DelaySeconds", &delay);
+    if (has_delay < 0 || delay < 0 || delay > 900)
+        return dss_fail(call, DSS_E_InvalidParameterValue,
+                        "Value %lld for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.",
+                        (long long)delay);
+    uuid_string(out->message_id);
+    md5_hex(body, strlen(body), out->md5_body);
+    out->md5_attrs[0] = '\0';
+    char *attrs_text = NULL;
+    if (attrs && attrs->child) {
+        md5_of_attributes(attrs, out->md5_attrs);
+        attrs_text = cJSON_PrintUnformatted(attrs);
+    }
+    int64_t now = dss_clock_now_ms();
+    sqlite3_stmt *st = dss_stmt(call, "INSERT INTO sqs_messages(queue_id, message_id, body, md5_body, attrs, "
+                                      "md5_attrs, sent_ms, visible_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    int rc = SQLITE_ERROR;
+    if (st) {
+        sqlite3_bind_int64(st, 1, q->id);
+        sqlite3_bind_text(st, 2, out->message_id, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, body, (int)strlen(body), SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, out->md5_body, -1, SQLITE_STATIC);
+        if (attrs_text) {
+            sqlite3_bind_text(st, 5, attrs_text, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 6, out->md5_attrs, -1, SQLITE_STATIC);
+        }
+        sqlite3_bind_int64(st, 7, now);
+        sqlite3_bind_int64(st, 8, now + delay * 1000);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    free(attrs_text);
+    if (rc != SQLITE_DONE)
+        return dss_fail(call, DSS_E_InternalFailure, "Could not store the message.");
+    char key[64];
+    snprintf(key, sizeof key, "sqs:%lld", (long long)q->id);
+    dss_wake(call, key);
+    return 0;
+}
+
+/* SendMessage: QueueUrl, MessageBody, DelaySeconds, MessageAttributes{} -> MessageId, MD5s. */
+static int sqs_send_message(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    struct queue q = {0};
+    if (queue_from_params(call, params, &q))
+        return DSS_ERR;
+    struct sent s;
+    int rc = send_one(call, &q, params, &s);
+    queue_cleanup(&q);
+    if (rc)
+        return DSS_ERR;
+    *result = cJSON_CreateObject();
+    cJSON_AddStringToObject(*result, "MD5OfMessageBody", s.md5_body);
+    if (s.md5_attrs[0])
+        cJSON_AddStringToObject(*result, "MD5OfMessageAttributes", s.md5_attrs);
+    cJSON_AddStringToObject(*result, "MessageId", s.message_id);
+    return DSS_OK;
+}
+
+/* Checks a batch's entry list: 1..10 entries with distinct, well-formed Ids. */
+static int check_batch(struct dss_call *call, const cJSON *entries)
+{
+    int n = cJSON_GetArraySize(entries);
+    if (!cJSON_IsArray(entries) || n == 0)
+        return dss_fail(call, DSS_E_EmptyBatchRequest, "There should be at least one entry in the request.");
+    if (n > BATCH_MAX)
+        return dss_fail(call, DSS_E_TooManyEntriesInBatchRequest,
+                        "Maximum number of entries per request are %d. You have sent %d.", BATCH_MAX, n);
+    const cJSON *e, *f;
+    cJSON_ArrayForEach(e, entries) {
+        const char *id = dss_param_str(e, "Id");
+        size_t len = id ? strlen(id) : 0;
+        if (!id || len == 0 || len > 80 ||
+            strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != len)
+            return dss_fail(call, DSS_E_InvalidBatchEntryId,
+                            "A batch entry id can only contain alphanumeric characters, hyphens and "
+                            "underscores. It can be at most 80 letters long.");
+        for (f = e->next; f; f = f->next) {
+            const char *other = dss_param_str(f, "Id");
+            if (other && strcmp(other, id) == 0)
+                return dss_fail(call, DSS_E_BatchEntryIdsNotDistinct, "Id %s repeated.", id);
+        }
+    }
+    return 0;
+}
+
+/* Reports a batch entry's error (what dss_fail() recorded) in the Failed list: per-entry
+ * errors leave the call itself successful. */
+static void batch_fail(struct dss_call *call, cJSON *failed, const char *id, enum dss_error err,
+                       const char *message)
+{
+    const struct dss_error_info *info = dss_error_info(err);
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "Id", id);
+    cJSON_AddBoolToObject(f, "SenderFault", info->sender);
+    cJSON_AddStringToObject(f, "Code", info->query_code);
+    cJSON_AddStringToObject(f, "Message", message);
+    cJSON_AddItemToArray(failed, f);
+    (void)call;
+}
+
+/* SendMessageBatch: QueueUrl, Entries[] -> Successful[], Failed[]. */
+static int sqs_send_message_batch(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    const cJSON *entries = cJSON_GetObjectItemCaseSensitive(params, "Entries");
+    struct queue q = {0};
+    if (queue_from_params(call, params, &q))
+        return DSS_ERR;
+    if (check_batch(call, entries)) {
+        queue_cleanup(&q);
+        return DSS_ERR;
+    }
+    size_t total = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, entries) total += strlen(dss_param_str(e, "MessageBody") ? dss_param_str(e, "MessageBody") : "");
+    long max = queue_attr_long(&q, "MaximumMessageSize");
+    if ((long)total > max) {
+        queue_cleanup(&q);
+        return dss_fail(call, DSS_E_BatchRequestTooLong,
+                        "Batch requests cannot be longer than %ld bytes. You have sent %zu bytes.", max, total);
+    }
+    cJSON *ok = cJSON_CreateArray(), *failed = cJSON_CreateArray();
+    cJSON_ArrayForEach(e, entries) {
+        struct sent s;
+        const char *id = dss_param_str(e, "Id");
+        if (send_one(call, &q, e, &s) != 0) {
+            batch_fail(call, failed, id, dss_error_last(call), dss_error_message(call));
+            continue;
+        }
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "Id", id);
+        cJSON_AddStringToObject(r, "MessageId", s.message_id);
+        cJSON_AddStringToObject(r, "MD5OfMessageBody", s.md5_body);
+        if (s.md5_attrs[0])
+            cJSON_AddStringToObject(r, "MD5OfMessageAttributes", s.md5_attrs);
+        cJSON_AddItemToArray(ok, r);
+    }
+    queue_cleanup(&q);
+    *result = cJSON_CreateObject();
+    cJSON_AddItemToObject(*result, "Successful", ok);
+    cJSON_AddItemToObject(*result, "Failed", failed);
+    return DSS_OK;
+}
+
+/* ---- Receipt handles: base64 of "queue_id:seq:nonce" ---- */
+
+static void receipt_make(int64_t queue_id, int64_t seq, const char *nonce, char *out, size_t n)
+{
+    char raw[128];
+    int len = snprintf(raw, sizeof raw, "%lld:%lld:%s", (long long)queue_id, (long long)seq, nonce);
+    struct buf b;
+    buf_init(&b, 256);
+    base64_encode(&b, raw, (size_t)len);
+    snprintf(out, n, "%s", b.data);
+    buf_free(&b);
+}
+
+struct receipt {
+    int64_t queue_id, seq;
+    char nonce[40];
+};
+
+static int receipt_parse(const char *handle, struct receipt *r)
+{
+    size_t len = handle ? strlen(handle) : 0;
+    if (len == 0 || len > 200)
+        return -1;
+    unsigned char raw[160];
+    long n = base64_decode(handle, len, raw);
+    if (n <= 0)
+        return -1;
+    raw[n] = '\0';
+    long long qid, seq;
+    int used = 0;
+    if (sscanf((const char *)raw, "%lld:%lld:%n", &qid, &seq, &used) != 2 || used == 0)
+        return -1;
+    const char *nonce = (const char *)raw + used;
+    if (strlen(nonce) != 36)
+        return -1;
+    r->queue_id = qid;
+    r->seq = seq;
+    snprintf(r->nonce, sizeof r->nonce, "%s", nonce);
+    return 0;
+}
+
+/* ---- Receiving ---- */
+
+struct receive_opts {
+    int64_t max;
+    int64_t visibility;
+    int64_t wait_s;
+    const cJSON *system_names;  /* AttributeNames + MessageSystemAttributeNames */
+    const cJSON *system_names2;
+    const cJSON *attr_names;    /* MessageAttributeNames */
+};
+
+static int wants_name(const cJSON *list, const char *name)
+{
+    const cJSON *n;
+    cJSON_ArrayForEach(n, list) {
+        const char *s = cJSON_GetStringValue(n);
+        if (!s)
+            continue;
+        size_t len = strlen(s);
+        if (!strcmp(s, "All") || !strcmp(s, ".*") || !strcmp(s, name))
+            return 1;
+        if (len > 2 && !strcmp(s + len - 2, ".*") && !strncmp(s, name, len - 1))
+            return 1; /* "prefix.*" matches "prefix.anything" */
+    }
+    return 0;
+}
+
+static int wants_system(const struct receive_opts *o, const char *name)
+{
+    return wants_name(o->system_names, name) || wants_name(o->system_names2, name);
+}
+
+static cJSON *message_system_attributes(const struct receive_opts *o, int64_t sent_ms, int64_t count,
+                                        int64_t first_ms)
+{
+    cJSON *a = cJSON_CreateObject();
+    if (wants_system(o, "SenderId"))
+        cJSON_AddStringToObject(a, "SenderId", "AIDAIENQZJOLO23YVJ4VO");
+    if (wants_system(o, "SentTimestamp"))
+        add_number_attr(a, "SentTimestamp", sent_ms);
+    if (wants_system(o, "ApproximateReceiveCount"))
+        add_number_attr(a, "ApproximateReceiveCount", count);
+    if (wants_system(o, "ApproximateFirstReceiveTimestamp"))
+        add_number_attr(a, "ApproximateFirstReceiveTimestamp", first_ms);
+    if (!a->child) {
+        cJSON_Delete(a);
+        return NULL;
+    }
+    return a;
+}
+
+/* The message attributes the receiver asked for, with their MD5 (over the returned ones). */
+static void add_message_attributes(cJSON *m, const struct receive_opts *o, const char *attrs_text)
+{
+    if (!attrs_text || !o->attr_names)
+        return;
+    cJSON *all = cJSON_Parse(attrs_text);
+    cJSON *picked = cJSON_CreateObject();
+    const cJSON *a;
+    cJSON_ArrayForEach(a, all) {
+        if (wants_name(o->attr_names, a->string))
+            cJSON_AddItemToObject(picked, a->string, cJSON_Duplicate(a, 1));
+    }
+    cJSON_Delete(all);
+    if (!picked->child) {
+        cJSON_Delete(picked);
+        return;
+    }
+    char md5[33];
+    md5_of_attributes(picked, md5);
+    cJSON_AddStringToObject(m, "MD5OfMessageAttributes", md5);
+    cJSON_AddItemToObject(m, "MessageAttributes", picked);
+}
+
+/* Moves a message that has been received maxReceiveCount times to the dead-letter queue.
+ * Returns 1 if moved. */
+static int redrive(struct dss_call *call, const struct queue *q, int64_t seq, int64_t count, int64_t now)
+{
+    const char *policy = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q->attrs, "RedrivePolicy"));
+    if (!policy || !*policy)
+        return 0;
+    cJSON *p = cJSON_Parse(policy);
+    const char *arn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "deadLetterTargetArn"));
+    const cJSON *max = cJSON_GetObjectItemCaseSensitive(p, "maxReceiveCount");
+    long limit = cJSON_IsNumber(max) ? (long)max->valuedouble
+                 : cJSON_IsString(max) ? strtol(max->valuestring, NULL, 10) : 0;
+    const char *colon = arn ? strrchr(arn, ':') : NULL;
+    struct queue dlq = {0};
+    int moved = 0;
+    if (limit > 0 && count >= limit && colon && queue_load(call, colon + 1, &dlq) == 0 && dlq.id != q->id) {
+        sqlite3_stmt *st = dss_stmt(call, "UPDATE sqs_messages SET queue_id = ?, visible_ms = ?, receipt = NULL "
+                                          "WHERE seq = ?");
+        if (st) {
+            sqlite3_bind_int64(st, 1, dlq.id);
+            sqlite3_bind_int64(st, 2, now);
+            sqlite3_bind_int64(st, 3, seq);
+            moved = sqlite3_step(st) == SQLITE_DONE;
+            sqlite3_reset(st);
+        }
+        char key[64];
+        snprintf(key, sizeof key, "sqs:%lld", (long long)dlq.id);
+        dss_wake(call, key);
+        queue_cleanup(&dlq);
+    }
+    cJSON_Delete(p);
+    return moved;
+}
+
+static void delete_expired(struct dss_call *call, const struct queue *q, int64_t now)
+{
+    sqlite3_stmt *st = dss_stmt(call, "DELETE FROM sqs_messages WHERE queue_id = ? AND sent_ms < ?");
+    if (!st)
+        return;
+    sqlite3_bind_int64(st, 1, q->id);
+    sqlite3_bind_int64(st, 2, now - (int64_t)queue_attr_long(q, "MessageRetentionPeriod") * 1000);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+}
+
+/* Takes up to o->max visible messages, makes them invisible and appends them to out. */
+static void take_messages(struct dss_call *call, const struct queue *q, const struct receive_opts *o,
+                          int64_t now, cJSON *out)
+{
+    sqlite3_stmt *pick = dss_stmt(call, "SELECT seq, message_id, body, md5_body, attrs, sent_ms, receive_count, "
+                                        "first_receive_ms FROM sqs_messages WHERE queue_id = ? AND visible_ms <= ? "
+                                        "ORDER BY visible_ms, seq LIMIT ?");
+    if (!pick)
+        return;
+    /* Read the candidates first: the update below reuses statements while pick is open. */
+    sqlite3_bind_int64(pick, 1, q->id);
+    sqlite3_bind_int64(pick, 2, now);
+    sqlite3_bind_int64(pick, 3, o->max + 10); /* extra rows in case some are redriven */
+    cJSON *rows = cJSON_CreateArray();
+    while (sqlite3_step(pick) == SQLITE_ROW) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddNumberToObject(r, "seq", (double)sqlite3_column_int64(pick, 0));
+        cJSON_AddStringToObject(r, "id", (const char *)sqlite3_column_text(pick, 1));
+        cJSON_AddItemToObject(r, "body", cJSON_CreateString((const char *)sqlite3_column_text(pick, 2)));
+        cJSON_AddStringToObject(r, "md5", (const char *)sqlite3_column_text(pick, 3));
+        if (sqlite3_column_type(pick, 4) != SQLITE_NULL)
+            cJSON_AddStringToObject(r, "attrs", (const char *)sqlite3_column_text(pick, 4));
+        cJSON_AddNumberToObject(r, "sent", (double)sqlite3_column_int64(pick, 5));
+        cJSON_AddNumberToObject(r, "count", (double)sqlite3_column_int64(pick, 6));
+        cJSON_AddNumberToObject(r, "first", sqlite3_column_type(pick, 7) == SQLITE_NULL
+                                                ? (double)now : (double)sqlite3_column_int64(pick, 7));
+        cJSON_AddItemToArray(rows, r);
+    }
+    sqlite3_reset(pick);
+    int taken = 0;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, rows) {
+        if (taken == o->max)
+            break;
+        int64_t seq = (int64_t)cJSON_GetObjectItem(r, "seq")->valuedouble;
+        int64_t count = (int64_t)cJSON_GetObjectItem(r, "count")->valuedouble;
+        if (redrive(call, q, seq, count, now))
+            continue;
+        char nonce[37], handle[256];
+        uuid_string(nonce);
+        sqlite3_stmt *st = dss_stmt(call, "UPDATE sqs_messages SET visible_ms = ?, receive_count = receive_count + 1, "
+                                          "first_receive_ms = coalesce(first_receive_ms, ?), receipt = ? WHERE seq = ?");
+        if (!st)
+            break;
+        sqlite3_bind_int64(st, 1, now + o->visibility * 1000);
+        sqlite3_bind_int64(st, 2, now);
+        sqlite3_bind_text(st, 3, nonce, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, seq);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+        receipt_make(q->id, seq, nonce, handle, sizeof handle);
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "MessageId", cJSON_GetObjectItem(r, "id")->valuestring);
+        cJSON_AddStringToObject(m, "ReceiptHandle", handle);
+        cJSON_AddStringToObject(m, "MD5OfBody", cJSON_GetObjectItem(r, "md5")->valuestring);
+        cJSON_AddStringToObject(m, "Body", cJSON_GetObjectItem(r, "body")->valuestring);
+        cJSON *sys = message_system_attributes(o, (int64_t)cJSON_GetObjectItem(r, "sent")->valuedouble, count + 1,
+                                               (int64_t)cJSON_GetObjectItem(r, "first")->valuedouble);
+        if (sys)
+            cJSON_AddItemToObject(m, "Attributes", sys);
+        add_message_attributes(m, o, cJSON_GetStringValue(cJSON_GetObjectItem(r, "attrs")));
+        cJSON_AddItemToArray(out, m);
+        taken++;
+    }
+    cJSON_Delete(rows);
+}
+
+/* When the next message of the queue becomes visible, or INT64_MAX. */
+static int64_t next_visible_ms(struct dss_call *call, int64_t queue_id, int64_t now)
+{
+    sqlite3_stmt *st = dss_stmt(call, "SELECT min(visible_ms) FROM sqs_messages WHERE queue_id = ? AND visible_ms > ?");
+    if (!st)
+        return INT64_MAX;
+    sqlite3_bind_int64(st, 1, queue_id);
+    sqlite3_bind_int64(st, 2, now);
+    int64_t t = INT64_MAX;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        t = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return t;
+}
+
+static int receive_options(struct dss_call *call, const cJSON *params, const struct queue *q,
+                           struct receive_opts *o)
+{
+    o->max = 1;
+    o->visibility = queue_attr_long(q, "VisibilityTimeout");
+    o->wait_s = queue_attr_long(q, "ReceiveMessageWaitTimeSeconds");
+    if (dss_param_int(params, "MaxNumberOfMessages", &o->max) < 0 || o->max < 1 || o->max > 10)
+        return dss_fail(call, DSS_E_InvalidParameterValue,
+                        "Value %lld for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.",
+                        (long long)o->max);
+    if (dss_param_int(params, "VisibilityTimeout", &o->visibility) < 0 || o->visibility < 0 ||
+        o->visibility > 43200)
+        return dss_fail(call, DSS_E_InvalidParameterValue,
+                        "Value %lld for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided.",
+                        (long long)o->visibility);
+    if (dss_param_int(params, "WaitTimeSeconds", &o->wait_s) < 0 || o->wait_s < 0 || o->wait_s > 20)
+        return dss_fail(call, DSS_E_InvalidParameterValue,
+                        "Value %lld for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.",
+                        (long long)o->wait_s);
+    o->system_names = cJSON_GetObjectItemCaseSensitive(params, "AttributeNames");
+    o->system_names2 = cJSON_GetObjectItemCaseSensitive(params, "MessageSystemAttributeNames");
+    o->attr_names = cJSON_GetObjectItemCaseSensitive(params, "MessageAttributeNames");
+    return 0;
+}
+
+/* ReceiveMessage: QueueUrl, MaxNumberOfMessages, VisibilityTimeout, WaitTimeSeconds, attribute
+ * name lists -> Messages[]. With WaitTimeSeconds and nothing visible, parks until a message may
+ * have become visible or the wait ends. */
+static int sqs_receive_message(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    struct queue q = {0};
+    struct receive_opts o;
+    if (queue_from_params(call, params, &q))
+        return DSS_ERR;
+    if (receive_options(call, params, &q, &o)) {
+        queue_cleanup(&q);
+        return DSS_ERR;
+    }
+    int64_t now = dss_clock_now_ms();
+    delete_expired(call, &q, now);
+    cJSON *messages = cJSON_CreateArray();
+    take_messages(call, &q, &o, now, messages);
+    if (!messages->child && o.wait_s > 0) {
+        int64_t deadline = dss_call_first_ms(call) + o.wait_s * 1000;
+        int64_t next = next_visible_ms(call, q.id, now);
+        char key[64];
+        snprintf(key, sizeof key, "sqs:%lld", (long long)q.id);
+        queue_cleanup(&q);
+        if (dss_wait(call, key, next < deadline ? next : deadline) == DSS_WAIT) {
+            cJSON_Delete(messages);
+            return DSS_WAIT;
+        }
+    }
+    queue_cleanup(&q);
+    *result = cJSON_CreateObject();
+    if (messages->child)
+        cJSON_AddItemToObject(*result, "Messages", messages);
+    else
+        cJSON_Delete(messages);
+    return DSS_OK;
+}
+
+/* ---- Deleting and changing visibility by receipt handle ---- */
+
+enum handle_state { HANDLE_CURRENT, HANDLE_STALE, HANDLE_GONE };
+
+/* Checks a receipt handle against queue q. Returns 0 and the state, or fails the call. */
+static int handle_lookup(struct dss_call *call, const struct queue *q, const char *handle,
+                         struct receipt *r, enum handle_state *state, int64_t *visible_ms)
+{
+    if (!handle)
+        return dss_fail(call, DSS_E_MissingParameter, "The request must contain the parameter ReceiptHandle.");
+    if (receipt_parse(handle, r) != 0 || r->queue_id != q->id)
+        return dss_fail(call, DSS_E_ReceiptHandleIsInvalid,
+                        "The input receipt handle \"%.200s\" is not a valid receipt handle.", handle);
+    sqlite3_stmt *st = dss_stmt(call, "SELECT receipt, visible_ms FROM sqs_messages WHERE seq = ? AND queue_id = ?");
+    if (!st)
+        return dss_fail(call, DSS_E_InternalFailure, "Could not read the message.");
+    sqlite3_bind_int64(st, 1, r->seq);
+    sqlite3_bind_int64(st, 2, q->id);
+    *state = HANDLE_GONE;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *current = (const char *)sqlite3_column_text(st, 0);
+        *state = current && strcmp(current, r->nonce) == 0 ? HANDLE_CURRENT : HANDLE_STALE;
+        *visible_ms = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int delete_by_handle(struct dss_call *call, const struct queue *q, const char *handle)
+{
+    struct receipt r;
+    enum handle_state state;
+    int64_t visible_ms = 0;
+    if (handle_lookup(call, q, handle, &r, &state, &visible_ms))
+        return DSS_ERR;
+    if (state != HANDLE_CURRENT)
+        return 0; /* gone already, or re-received since: succeeds, deletes nothing */
+    sqlite3_stmt *st = dss_stmt(call, "DELETE FROM sqs_messages WHERE seq = ?");
+    if (st) {
+        sqlite3_bind_int64(st, 1, r.seq);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    return 0;
+}
+
+static int change_visibility(struct dss_call *call, const struct queue *q, const char *handle,
+                             const cJSON *entry)
+{
+    int64_t timeout = -1;
+    if (dss_param_int(entry, "VisibilityTimeout", &timeout) != 0)
+        return dss_fail(call, DSS_E_MissingParameter, "The request must contain the parameter VisibilityTimeout.");
+    if (timeout < 0 || timeout > 43200)
+        return dss_fail(call, DSS_E_InvalidParameterValue,
+                        "Value %lld for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200.",
+                        (long long)timeout);
+    struct receipt r;
+    enum handle_state state;
+    int64_t visible_ms = 0, now = dss_clock_now_ms();
+    if (handle_lookup(call, q, handle, &r, &state, &visible_ms))
+        return DSS_ERR;
+    if (state != HANDLE_CURRENT)
+        return dss_fail(call, DSS_E_InvalidParameterValue,
+                        "Value %.200s for parameter ReceiptHandle is invalid. Reason: Message does not exist or "
+                        "is not available for visibility timeout change.", handle);
+    if (visible_ms <= now)
+        return dss_fail(call, DSS_E_MessageNotInflight, "The message referred to is not in flight.");
+    sqlite3_stmt *st = dss_stmt(call, "UPDATE sqs_messages SET visible_ms = ? WHERE seq = ?");
+    if (st) {
+        sqlite3_bind_int64(st, 1, now + timeout * 1000);
+        sqlite3_bind_int64(st, 2, r.seq);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    char key[64];
+    snprintf(key, sizeof key, "sqs:%lld", (long long)q->id);
+    dss_wake(call, key); /* a parked receive recomputes when the message reappears */
+    return 0;
+}
+
+/* DeleteMessage: QueueUrl, ReceiptHandle. */
+static int sqs_delete_message(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    (void)result;
+    struct queue q = {0};
+    if (queue_from_params(call, params, &q))
+        return DSS_ERR;
+    int rc = delete_by_handle(call, &q, dss_param_str(params, "ReceiptHandle"));
+    queue_cleanup(&q);
+    return rc ? DSS_ERR : DSS_OK;
+}
+
+/* ChangeMessageVisibility: QueueUrl, ReceiptHandle, VisibilityTimeout. */
+static int sqs_change_message_visibility(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    (void)result;
+    struct queue q = {0};
+    if (queue_from_params(call, params, &q))
+        return DSS_ERR;
+    int rc = change_visibility(call, &q, dss_param_str(params, "ReceiptHandle"), params);
+    queue_cleanup(&q);
+    return rc ? DSS_ERR : DSS_OK;
+}
+
+typedef int (*entry_fn)(struct dss_call *call, const struct queue *q, const char *handle, const cJSON *entry);
+
+static int delete_entry(struct dss_call *call, const struct queue *q, const char *handle, const cJSON *entry)
+{
+    (void)entry;
+    return delete_by_handle(call, q, handle);
+}
+
+/* The shared body of DeleteMessageBatch and ChangeMessageVisibilityBatch. */
+static int handle_batch(struct dss_call *call, const cJSON *params, cJSON **result, entry_fn fn)
+{
+    const cJSON *entries = cJSON_GetObjectItemCaseSensitive(params, "Entries");
+    struct queue q = {0};
+    if (queue_from_params(call, params, &q))
+        return DSS_ERR;
+    if (check_batch(call, entries)) {
+        queue_cleanup(&q);
+        return DSS_ERR;
+    }
+    cJSON *ok = cJSON_CreateArray(), *failed = cJSON_CreateArray();
+    const cJSON *e;
+    cJSON_ArrayForEach(e, entries) {
+        const char *id = dss_param_str(e, "Id");
+        if (fn(call, &q, dss_param_str(e, "ReceiptHandle"), e) != 0) {
+            batch_fail(call, failed, id, dss_error_last(call), dss_error_message(call));
+            continue;
+        }
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "Id", id);
+        cJSON_AddItemToArray(ok, r);
+    }
+    queue_cleanup(&q);
+    *result = cJSON_CreateObject();
+    cJSON_AddItemToObject(*result, "Successful", ok);
+    cJSON_AddItemToObject(*result, "Failed", failed);
+    return DSS_OK;
+}
+
+/* DeleteMessageBatch: QueueUrl, Entries[{Id, ReceiptHandle}] -> Successful[], Failed[]. */
+static int sqs_delete_message_batch(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    return handle_batch(call, params, result, delete_entry);
+}
+
+/* ChangeMessageVisibilityBatch: QueueUrl, Entries[{Id, ReceiptHandle, VisibilityTimeout}]. */
+static int sqs_change_message_visibility_batch(struct dss_call *call, const cJSON *params, cJSON **result)
+{
+    return handle_batch(call, params, result, change_visibility);
+}
+
+static const struct dss_operation sqs_ops[] = {
+    {"CreateQueue", sqs_create_queue, DSS_OP_WRITE},
+    {"GetQueueUrl", sqs_get_queue_url, DSS_OP_READONLY},
+    {"ListQueues", sqs_list_queues, DSS_OP_READONLY},
+    {"DeleteQueue", sqs_delete_queue, DSS_OP_WRITE},
+    {"GetQueueAttributes", sqs_get_queue_attributes, DSS_OP_READONLY},
+    {"SetQueueAttributes", sqs_set_queue_attributes, DSS_OP_WRITE},
+    {"PurgeQueue", sqs_purge_queue, DSS_OP_WRITE},
+    {"TagQueue", sqs_tag_queue, DSS_OP_WRITE},
+    {"UntagQueue", sqs_untag_queue, DSS_OP_WRITE},
+    {"ListQueueTags", sqs_list_queue_tags, DSS_OP_READONLY},
+    {"SendMessage", sqs_send_message, DSS_OP_WRITE},
+    {"SendMessageBatch", sqs_send_message_batch, DSS_OP_WRITE},
+    {"ReceiveMessage", sqs_receive_message, DSS_OP_WRITE},
+    {"DeleteMessage", sqs_delete_message, DSS_OP_WRITE},
+    {"DeleteMessageBatch", sqs_delete_message_batch, DSS_OP_WRITE},
+    {"ChangeMessageVisibility", sqs_change_message_visibility, DSS_OP_WRITE},
+    {"ChangeMessageVisibilityBatch", sqs_change_message_visibility_batch, DSS_OP_WRITE},
+    {NULL, NULL, 0},
+};
+
+const struct dss_service dss_sqs_service = {
+    .name = "sqs",
+    .json_target = "AmazonSQS",
+    .json_version = "1.0",
+    .json_ns = "com.amazonaws.sqs#",
+    .query_compatible = 1,
+    .query_version = "2012-11-05",
+    .query_model = "sqs-query",
+    .xmlns = "http://queue.amazonaws.com/doc/2012-11-05/",
+    .schema_sql = schema,
+    .ops = sqs_ops,
+};
