@@ -84,6 +84,7 @@ static atomic_ulong wake_gen;          /* bumped by every wake: closes the park/
 static int shutting_down;
 static pthread_t timer_thread;
 static int timer_running;
+static int services_started;
 
 static int64_t mono_ms(void)
 {
@@ -674,6 +675,16 @@ int dss_server_start(struct dss_server_config *cfg)
         return -1;
     }
     shutting_down = 0;
+    for (int i = 0; dss_services[i]; i++) {
+        if (dss_services[i]->start && dss_services[i]->start() != 0) {
+            log_error("%s could not start", dss_services[i]->name);
+            while (i-- > 0)
+                if (dss_services[i]->stop)
+                    dss_services[i]->stop();
+            return -1;
+        }
+    }
+    services_started = 1;
     if (pthread_create(&timer_thread, NULL, timer_main, NULL) != 0)
         return -1;
     timer_running = 1;
@@ -712,4 +723,8 @@ void dss_server_stop(void)
         MHD_stop_daemon(daemon_);
         daemon_ = NULL;
     }
+    for (int i = 0; services_started && dss_services[i]; i++)
+        if (dss_services[i]->stop)
+            dss_services[i]->stop();
+    services_started = 0;
 }

@@ -54,6 +54,11 @@ struct dss_service {
     const char *xmlns;         /* Query XML namespace */
     const char *schema_sql;    /* CREATE ... IF NOT EXISTS statements, run when a database opens */
     const struct dss_operation *ops; /* ends with {NULL} */
+    /* Optional background work (instance lifecycles, worker processes): start() runs once the
+     * database is open and before the port accepts requests; stop() runs after the port has
+     * closed. start() returns 0, or -1 after logging why (the emulator then exits). */
+    int (*start)(void);
+    void (*stop)(void);
 };
 
 /* ---- What an operation may ask of its call ---- */
