@@ -1,0 +1,94 @@
+/* ceiling.c -- what this machine allows: a bare libmicrohttpd server, same threading as
+ * dss-emulator, that answers every request with one SQLite INSERT in WAL mode (or, with
+ * --hello, with no work at all). The benchmark runs the same load against it and against the
+ * emulator, so the emulator's figures read as a fraction of the ceiling.
+ *
+ * usage: dss-bench-ceiling PORT DBFILE [--hello]
+ */
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *db_path;
+static int hello;
+static pthread_mutex_t writer = PTHREAD_MUTEX_INITIALIZER;
+static __thread sqlite3 *db;
+static __thread sqlite3_stmt *insert;
+
+static int ensure_db(void)
+{
+    if (db)
+        return 0;
+    if (sqlite3_open(db_path, &db) != SQLITE_OK)
+        return -1;
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
+    return sqlite3_prepare_v2(db, "INSERT INTO t(body) VALUES (?)", -1, &insert, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *data, size_t *size, void **ctx)
+{
+    (void)cls, (void)url, (void)method, (void)version;
+    if (!*ctx) {
+        *ctx = c;
+        return MHD_YES;
+    }
+    if (*size) {
+        *size = 0;
+        return MHD_YES;
+    }
+    (void)data;
+    if (!hello) {
+        if (ensure_db())
+            return MHD_NO;
+        pthread_mutex_lock(&writer);
+        sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        sqlite3_reset(insert);
+        sqlite3_bind_text(insert, 1, "payload", -1, SQLITE_STATIC);
+        sqlite3_step(insert);
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        pthread_mutex_unlock(&writer);
+    }
+    static const char body[] = "{}";
+    struct MHD_Response *r = MHD_create_response_from_buffer(2, (void *)body, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, "Content-Type", "application/x-amz-json-1.0");
+    enum MHD_Result rc = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s PORT DBFILE [--hello]\n", argv[0]);
+        return 2;
+    }
+    db_path = argv[2];
+    hello = argc > 3 && strcmp(argv[3], "--hello") == 0;
+    sqlite3 *setup;
+    sqlite3_open(db_path, &setup);
+    sqlite3_exec(setup, "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, body TEXT);",
+                 NULL, NULL, NULL);
+    sqlite3_close(setup);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)atoi(argv[1]),
+                                            NULL, NULL, on_request, NULL, MHD_OPTION_THREAD_POOL_SIZE, 4u,
+                                            MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
+    if (!d)
+        return 1;
+    printf("ceiling listening on %s\n", argv[1]);
+    fflush(stdout);
+    int sig;
+    sigwait(&stop, &sig);
+    MHD_stop_daemon(d);
+    return 0;
+}
