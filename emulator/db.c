@@ -74,16 +74,19 @@ int dss_db_open(const char *dir)
     sqlite3 *db = dss_db_thread();
     if (!db)
         return -1;
+    /* One transaction for every schema: one WAL commit instead of one per statement. */
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     for (int i = 0; dss_services[i]; i++) {
         char *err = NULL;
         const char *sql = dss_services[i]->schema_sql;
         if (sql && sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
             log_error("schema of %s: %s", dss_services[i]->name, err);
             sqlite3_free(err);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
             return -1;
         }
     }
-    return 0;
+    return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 const char *dss_db_path(void)

@@ -7,7 +7,6 @@
  * is written as the XML botocore's QueryParser/EC2QueryParser reads, element names, list and map
  * flattening and timestamp formats all taken from the model.
  */
-#include <libxml/xmlwriter.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 
 #include "protocol.h"
 #include "util.h"
+#include "xmlwrite.h"
 
 extern const struct { const char *name; const char *json; } dss_models[];
 
@@ -176,8 +176,8 @@ static cJSON *parse_structure(struct qin *q, const cJSON *shape, const char *pre
         char name[256], child[1024];
         if (q->ec2)
             ec2_name(m, m->string, name, sizeof name);
-        else
-            snprintf(name, sizeof name, "%s", location_name(m, NULL, m->string));
+        else /* botocore: the member's locationName, else its target shape's (TagMap's "Tag") */
+            snprintf(name, sizeof name, "%s", location_name(m, shape_get(q->model, m), m->string));
         snprintf(child, sizeof child, "%s%s%s", prefix, prefix[0] ? "." : "", name);
         cJSON *v = parse_value(q, m, child);
         if (v)
@@ -285,10 +285,10 @@ cJSON *query_params(const cJSON *model, const char *op, const struct dss_kv *kv,
 
 /* ---- Output: tree to XML ---- */
 
-static void write_value(xmlTextWriterPtr w, const cJSON *model, const cJSON *ref, const char *name,
+static void write_value(struct buf *w, const cJSON *model, const cJSON *ref, const char *name,
                         const cJSON *v, int ec2);
 
-static void write_scalar(xmlTextWriterPtr w, const cJSON *shape, const char *name, const cJSON *v)
+static void write_scalar(struct buf *w, const cJSON *shape, const char *name, const cJSON *v)
 {
     char num[64];
     const char *text = "";
@@ -307,11 +307,10 @@ static void write_scalar(xmlTextWriterPtr w, const cJSON *shape, const char *nam
             snprintf(num, sizeof num, "%.17g", v->valuedouble);
         text = num;
     }
-    xmlTextWriterWriteElement(w, BAD_CAST name, BAD_CAST text);
+    xml_element(w, name, text);
 }
 
-static void write_members(xmlTextWriterPtr w, const cJSON *model, const cJSON *shape, const cJSON *v,
-                          int ec2)
+static void write_members(struct buf *w, const cJSON *model, const cJSON *shape, const cJSON *v, int ec2)
 {
     const cJSON *m;
     cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(shape, "members")) {
@@ -321,7 +320,7 @@ static void write_members(xmlTextWriterPtr w, const cJSON *model, const cJSON *s
     }
 }
 
-static void write_list(xmlTextWriterPtr w, const cJSON *model, const cJSON *ref, const cJSON *shape,
+static void write_list(struct buf *w, const cJSON *model, const cJSON *ref, const cJSON *shape,
                        const char *name, const cJSON *v, int ec2)
 {
     const cJSON *member = cJSON_GetObjectItemCaseSensitive(shape, "member");
@@ -331,40 +330,41 @@ static void write_list(xmlTextWriterPtr w, const cJSON *model, const cJSON *ref,
         cJSON_ArrayForEach(e, v) write_value(w, model, member, ename, e, ec2);
         return;
     }
-    xmlTextWriterStartElement(w, BAD_CAST name);
+    xml_open(w, name, NULL);
     const char *ename = ec2 ? "item" : location_name(member, NULL, "member");
     cJSON_ArrayForEach(e, v) write_value(w, model, member, ename, e, ec2);
-    xmlTextWriterEndElement(w);
+    xml_close(w, name);
 }
 
-static void write_map(xmlTextWriterPtr w, const cJSON *model, const cJSON *ref, const cJSON *shape,
+static void write_map(struct buf *w, const cJSON *model, const cJSON *ref, const cJSON *shape,
                       const char *name, const cJSON *v, int ec2)
 {
     const cJSON *kref = cJSON_GetObjectItemCaseSensitive(shape, "key");
     const cJSON *vref = cJSON_GetObjectItemCaseSensitive(shape, "value");
     int flat = is_flattened(ref, shape);
+    const char *entry = flat ? name : "entry";
     if (!flat)
-        xmlTextWriterStartElement(w, BAD_CAST name);
+        xml_open(w, name, NULL);
     const cJSON *e;
     cJSON_ArrayForEach(e, v) {
-        xmlTextWriterStartElement(w, BAD_CAST(flat ? name : "entry"));
-        xmlTextWriterWriteElement(w, BAD_CAST location_name(kref, NULL, "key"), BAD_CAST e->string);
+        xml_open(w, entry, NULL);
+        xml_element(w, location_name(kref, NULL, "key"), e->string);
         write_value(w, model, vref, location_name(vref, NULL, "value"), e, ec2);
-        xmlTextWriterEndElement(w);
+        xml_close(w, entry);
     }
     if (!flat)
-        xmlTextWriterEndElement(w);
+        xml_close(w, name);
 }
 
-static void write_value(xmlTextWriterPtr w, const cJSON *model, const cJSON *ref, const char *name,
+static void write_value(struct buf *w, const cJSON *model, const cJSON *ref, const char *name,
                         const cJSON *v, int ec2)
 {
     const cJSON *shape = shape_get(model, ref);
     const char *type = shape_type(shape);
     if (!strcmp(type, "structure")) {
-        xmlTextWriterStartElement(w, BAD_CAST name);
+        xml_open(w, name, NULL);
         write_members(w, model, shape, v, ec2);
-        xmlTextWriterEndElement(w);
+        xml_close(w, name);
     } else if (!strcmp(type, "list")) {
         write_list(w, model, ref, shape, name, v, ec2);
     } else if (!strcmp(type, "map")) {
@@ -374,87 +374,55 @@ static void write_value(xmlTextWriterPtr w, const cJSON *model, const cJSON *ref
     }
 }
 
-static xmlTextWriterPtr writer_new(xmlBufferPtr *xb)
-{
-    *xb = xmlBufferCreate();
-    xmlTextWriterPtr w = *xb ? xmlNewTextWriterMemory(*xb, 0) : NULL;
-    if (!w) {
-        xmlBufferFree(*xb);
-        return NULL;
-    }
-    xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL);
-    return w;
-}
-
-static int writer_finish(xmlTextWriterPtr w, xmlBufferPtr xb, struct buf *out)
-{
-    xmlTextWriterEndDocument(w);
-    xmlFreeTextWriter(w); /* flushes into xb */
-    int rc = buf_append(out, xmlBufferContent(xb), (size_t)xmlBufferLength(xb));
-    xmlBufferFree(xb);
-    return rc;
-}
-
 int query_result_xml(const cJSON *model, const char *op, const cJSON *result, const char *xmlns,
                      const char *request_id, int ec2, struct buf *out)
 {
-    xmlBufferPtr xb;
-    xmlTextWriterPtr w = writer_new(&xb);
-    if (!w)
-        return -1;
     char root[256];
     snprintf(root, sizeof root, "%sResponse", op);
-    xmlTextWriterStartElement(w, BAD_CAST root);
-    xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST xmlns);
+    xml_declaration(out);
+    xml_open(out, root, xmlns);
     const cJSON *output = cJSON_GetObjectItemCaseSensitive(operation(model, op), "output");
     const cJSON *shape = shape_get(model, output);
     if (ec2) {
-        xmlTextWriterWriteElement(w, BAD_CAST "requestId", BAD_CAST request_id);
+        xml_element(out, "requestId", request_id);
         if (shape)
-            write_members(w, model, shape, result, ec2);
+            write_members(out, model, shape, result, ec2);
     } else {
         const char *wrapper = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(output, "resultWrapper"));
         if (shape && wrapper) {
-            xmlTextWriterStartElement(w, BAD_CAST wrapper);
-            write_members(w, model, shape, result, ec2);
-            xmlTextWriterEndElement(w);
+            xml_open(out, wrapper, NULL);
+            write_members(out, model, shape, result, ec2);
+            xml_close(out, wrapper);
         }
-        xmlTextWriterStartElement(w, BAD_CAST "ResponseMetadata");
-        xmlTextWriterWriteElement(w, BAD_CAST "RequestId", BAD_CAST request_id);
-        xmlTextWriterEndElement(w);
+        xml_open(out, "ResponseMetadata", NULL);
+        xml_element(out, "RequestId", request_id);
+        xml_close(out, "ResponseMetadata");
     }
-    xmlTextWriterEndElement(w);
-    return writer_finish(w, xb, out);
+    return xml_close(out, root);
 }
 
 int query_error_xml(const char *xmlns, const char *code, int sender, const char *message,
                     const char *request_id, int ec2, struct buf *out)
 {
-    xmlBufferPtr xb;
-    xmlTextWriterPtr w = writer_new(&xb);
-    if (!w)
-        return -1;
+    xml_declaration(out);
     if (ec2) {
-        xmlTextWriterStartElement(w, BAD_CAST "Response");
-        xmlTextWriterStartElement(w, BAD_CAST "Errors");
-        xmlTextWriterStartElement(w, BAD_CAST "Error");
-        xmlTextWriterWriteElement(w, BAD_CAST "Code", BAD_CAST code);
-        xmlTextWriterWriteElement(w, BAD_CAST "Message", BAD_CAST message);
-        xmlTextWriterEndElement(w);
-        xmlTextWriterEndElement(w);
-        xmlTextWriterWriteElement(w, BAD_CAST "RequestID", BAD_CAST request_id);
-    } else {
-        xmlTextWriterStartElement(w, BAD_CAST "ErrorResponse");
-        if (xmlns)
-            xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST xmlns);
-        xmlTextWriterStartElement(w, BAD_CAST "Error");
-        xmlTextWriterWriteElement(w, BAD_CAST "Type", BAD_CAST(sender ? "Sender" : "Receiver"));
-        xmlTextWriterWriteElement(w, BAD_CAST "Code", BAD_CAST code);
-        xmlTextWriterWriteElement(w, BAD_CAST "Message", BAD_CAST message);
-        xmlTextWriterWriteElement(w, BAD_CAST "Detail", BAD_CAST "");
-        xmlTextWriterEndElement(w);
-        xmlTextWriterWriteElement(w, BAD_CAST "RequestId", BAD_CAST request_id);
+        xml_open(out, "Response", NULL);
+        xml_open(out, "Errors", NULL);
+        xml_open(out, "Error", NULL);
+        xml_element(out, "Code", code);
+        xml_element(out, "Message", message);
+        xml_close(out, "Error");
+        xml_close(out, "Errors");
+        xml_element(out, "RequestID", request_id);
+        return xml_close(out, "Response");
     }
-    xmlTextWriterEndElement(w);
-    return writer_finish(w, xb, out);
+    xml_open(out, "ErrorResponse", xmlns);
+    xml_open(out, "Error", NULL);
+    xml_element(out, "Type", sender ? "Sender" : "Receiver");
+    xml_element(out, "Code", code);
+    xml_element(out, "Message", message);
+    xml_element(out, "Detail", "");
+    xml_close(out, "Error");
+    xml_element(out, "RequestId", request_id);
+    return xml_close(out, "ErrorResponse");
 }
