@@ -3,5 +3,6 @@
 
 const struct dss_service *const dss_services[] = {
     &dss_sqs_service,
+    &dss_dynamodb_service,
     NULL,
 };
