@@ -16,4 +16,9 @@ int64_t dss_clock_now_ms(void);
 /* How many wall-clock milliseconds until the emulator's clock reaches t (0 if it has). */
 int64_t dss_clock_wall_ms_until(int64_t t);
 
+/* The clock's speed factor, and a new one from now on (the clock does not jump; calls that
+ * are already parked keep the wall-clock deadline they computed). */
+double dss_clock_speed(void);
+void dss_clock_set_speed(double speed);
+
 #endif

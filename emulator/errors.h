@@ -54,7 +54,69 @@
     X(ResourceInUseException,      "ResourceInUseException",           NULL,                                       400, 1, NULL) \
     X(ConditionalCheckFailed,      "ConditionalCheckFailedException",  NULL,                                       400, 1, NULL) \
     X(ItemCollectionSizeLimitExceeded, "ItemCollectionSizeLimitExceededException", NULL,                       400, 1, NULL) \
-    X(ProvisionedThroughputExceeded, "ProvisionedThroughputExceededException", NULL,                           400, 1, NULL)
+    X(ProvisionedThroughputExceeded, "ProvisionedThroughputExceededException", NULL,                           400, 1, NULL) \
+    /* S3 (REST-XML: <Error><Code>) */ \
+    X(NoSuchBucket,                "NoSuchBucket",                     NULL,                                       404, 1, NULL) \
+    X(NoSuchKey,                   "NoSuchKey",                        NULL,                                       404, 1, NULL) \
+    X(NoSuchUpload,                "NoSuchUpload",                     NULL,                                       404, 1, NULL) \
+    X(NoSuchTagSet,                "NoSuchTagSet",                     NULL,                                       404, 1, NULL) \
+    X(S3NotFound,                  "NotFound",                         NULL,                                       404, 1, NULL) \
+    X(BucketAlreadyOwnedByYou,     "BucketAlreadyOwnedByYou",          NULL,                                       409, 1, NULL) \
+    X(BucketNotEmpty,              "BucketNotEmpty",                   NULL,                                       409, 1, NULL) \
+    X(InvalidBucketName,           "InvalidBucketName",                NULL,                                       400, 1, NULL) \
+    X(InvalidLocationConstraint,   "InvalidLocationConstraint",        NULL,                                       400, 1, NULL) \
+    X(IllegalLocationConstraint,   "IllegalLocationConstraintException", NULL,                                     400, 1, NULL) \
+    X(EntityTooLarge,              "EntityTooLarge",                   NULL,                                       400, 1, NULL) \
+    X(EntityTooSmall,              "EntityTooSmall",                   NULL,                                       400, 1, NULL) \
+    X(InvalidPart,                 "InvalidPart",                      NULL,                                       400, 1, NULL) \
+    X(InvalidPartOrder,            "InvalidPartOrder",                 NULL,                                       400, 1, NULL) \
+    X(MalformedXML,                "MalformedXML",                     NULL,                                       400, 1, NULL) \
+    X(InvalidArgument,             "InvalidArgument",                  NULL,                                       400, 1, NULL) \
+    X(InvalidRequest,              "InvalidRequest",                   NULL,                                       400, 1, NULL) \
+    X(InvalidDigest,               "InvalidDigest",                    NULL,                                       400, 1, NULL) \
+    X(BadDigest,                   "BadDigest",                        NULL,                                       400, 1, NULL) \
+    X(IncompleteBody,              "IncompleteBody",                   NULL,                                       400, 1, NULL) \
+    X(InvalidURI,                  "InvalidURI",                       NULL,                                       400, 1, NULL) \
+    X(KeyTooLongError,             "KeyTooLongError",                  NULL,                                       400, 1, NULL) \
+    X(MetadataTooLarge,            "MetadataTooLarge",                 NULL,                                       400, 1, NULL) \
+    X(InvalidTag,                  "InvalidTag",                       NULL,                                       400, 1, NULL) \
+    X(InvalidRange,                "InvalidRange",                     NULL,                                       416, 1, NULL) \
+    X(InvalidPartNumber,           "InvalidPartNumber",                NULL,                                       416, 1, NULL) \
+    X(PreconditionFailed,          "PreconditionFailed",               NULL,                                       412, 1, NULL) \
+    X(MethodNotAllowed,            "MethodNotAllowed",                 NULL,                                       405, 1, NULL) \
+    X(MissingContentLength,        "MissingContentLength",             NULL,                                       411, 1, NULL) \
+    X(S3NotImplemented,            "NotImplemented",                   NULL,                                       501, 0, NULL) \
+    /* EC2 (<Response><Errors>: the code column) */ \
+    X(InvalidInstanceIDNotFound,   "InvalidInstanceID.NotFound",       NULL,                                       400, 1, NULL) \
+    X(InvalidInstanceIDMalformed,  "InvalidInstanceID.Malformed",      NULL,                                       400, 1, NULL) \
+    X(InvalidID,                   "InvalidID",                        NULL,                                       400, 1, NULL) \
+    X(InvalidAMIIDMalformed,       "InvalidAMIID.Malformed",           NULL,                                       400, 1, NULL) \
+    X(IncorrectInstanceState,      "IncorrectInstanceState",           NULL,                                       400, 1, NULL) \
+    X(InvalidLaunchTemplateIdNotFound, "InvalidLaunchTemplateId.NotFound", NULL,                                   400, 1, NULL) \
+    X(InvalidLaunchTemplateIdMalformed, "InvalidLaunchTemplateId.Malformed", NULL,                                 400, 1, NULL) \
+    X(InvalidLaunchTemplateNameNotFound, "InvalidLaunchTemplateName.NotFoundException", NULL,                      400, 1, NULL) \
+    X(InvalidLaunchTemplateNameExists, "InvalidLaunchTemplateName.AlreadyExistsException", NULL,                   400, 1, NULL) \
+    X(InvalidLaunchTemplateVersion, "InvalidLaunchTemplateId.VersionNotFound", NULL,                               400, 1, NULL) \
+    X(InvalidFilter,               "InvalidFilter",                    NULL,                                       400, 1, NULL) \
+    X(InvalidPaginationToken,      "InvalidPaginationToken",           NULL,                                       400, 1, NULL) \
+    X(Ec2UnsupportedOperation,     "UnsupportedOperation",             NULL,                                       400, 1, NULL) \
+    X(RequestLimitExceeded,        "RequestLimitExceeded",             NULL,                                       503, 1, NULL) \
+    X(Ec2InternalError,            "InternalError",                    NULL,                                       500, 0, NULL) \
+    /* Auto Scaling (Query: the query code column) */ \
+    X(AsgAlreadyExists,            "AlreadyExistsFault",               "AlreadyExists",                            400, 1, NULL) \
+    X(AsgResourceInUse,            "ResourceInUseFault",               "ResourceInUse",                            400, 1, NULL) \
+    X(AsgScalingActivityInProgress,"ScalingActivityInProgressFault",   "ScalingActivityInProgress",                400, 1, NULL) \
+    /* SSM (JSON 1.1) */ \
+    X(InvalidInstanceId,           "InvalidInstanceId",                NULL,                                       400, 1, NULL) \
+    X(InvocationDoesNotExist,      "InvocationDoesNotExist",           NULL,                                       400, 1, NULL) \
+    X(InvalidCommandId,            "InvalidCommandId",                 NULL,                                       400, 1, NULL) \
+    X(InvalidDocument,             "InvalidDocument",                  NULL,                                       400, 1, NULL) \
+    X(InvalidParameters,           "InvalidParameters",                NULL,                                       400, 1, NULL) \
+    X(InvalidNextToken,            "InvalidNextToken",                 NULL,                                       400, 1, NULL) \
+    X(DuplicateInstanceId,         "DuplicateInstanceId",              NULL,                                       400, 1, NULL) \
+    X(InternalServerError,         "InternalServerError",              NULL,                                       500, 0, NULL) \
+    /* SQS throttling (fault injection) */ \
+    X(RequestThrottled,            "RequestThrottled",                 NULL,                                       400, 1, NULL)
 
 enum dss_error {
 #define DSS_ERROR_ENUM(id, code, qcode, status, sender, ns) DSS_E_##id,

@@ -88,20 +88,26 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case 'd': snprintf(o->data_dir, sizeof o->data_dir, "%s", optarg); break;
         case 'e': o->ephemeral = 1; break;
-        case 'c':
-            o->clock_speed = strtod(optarg, NULL);
-            if (o->clock_speed <= 0) {
-                fprintf(stderr, "dss-emulator: --clock-speed wants a positive number\n");
+        case 'c': {
+            char *end;
+            o->clock_speed = strtod(optarg, &end);
+            /* Written so that NaN fails too; the bound keeps the clock's arithmetic finite. */
+            if (end == optarg || *end || !(o->clock_speed > 0 && o->clock_speed <= 1e6)) {
+                fprintf(stderr, "dss-emulator: --clock-speed wants a positive number up to 1000000\n");
                 return -1;
             }
             break;
-        case 't':
-            o->threads = atoi(optarg);
-            if (o->threads < 1 || o->threads > 64) {
+        }
+        case 't': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (end == optarg || *end || n < 1 || n > 64) {
                 fprintf(stderr, "dss-emulator: --threads wants 1..64\n");
                 return -1;
             }
+            o->threads = (int)n;
             break;
+        }
         case 'L':
             if (log_level_parse(optarg, &log_threshold)) {
                 fprintf(stderr, "dss-emulator: unknown log level '%s'\n", optarg);

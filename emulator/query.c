@@ -20,14 +20,16 @@ extern const struct { const char *name; const char *json; } dss_models[];
 
 /* ---- Embedded models ---- */
 
+#define MODELS_MAX 32 /* more embedded models than this are never found (a unit test would see) */
+
 static pthread_mutex_t model_lock = PTHREAD_MUTEX_INITIALIZER;
-static cJSON *model_cache[16];
+static cJSON *model_cache[MODELS_MAX];
 
 const cJSON *dss_model(const char *name)
 {
     const cJSON *found = NULL;
     pthread_mutex_lock(&model_lock);
-    for (int i = 0; dss_models[i].name && i < 16; i++) {
+    for (int i = 0; i < MODELS_MAX && dss_models[i].name; i++) {
         if (strcmp(dss_models[i].name, name) != 0)
             continue;
         if (!model_cache[i])
@@ -83,50 +85,110 @@ static void ec2_name(const cJSON *ref, const char *dflt, char *out, size_t n)
         out[0] = (char)(out[0] - 'a' + 'A');
 }
 
-/* ---- Input: pairs to tree ---- */
+/* ---- Input: pairs to tree ----
+ *
+ * The pairs are looked up through a copy of their pointers sorted by name, so finding a name,
+ * asking whether a prefix has children and listing a list's indexes each cost a binary search
+ * plus the matches. A request can carry thousands of pairs and indexes up to LIST_INDEX_MAX
+ * ("Attribute.100000.Name"); walking every index up to the largest, or every pair for every
+ * index, would let one request keep a thread busy for seconds. */
+
+#define LIST_INDEX_MAX 100000 /* larger list indexes are ignored, as if absent */
 
 struct qin {
     const cJSON *model;
-    const struct dss_kv *kv;
+    const struct dss_kv *const *sorted; /* the pairs by name; equal names in request order */
     size_t n;
     int ec2;
     struct buf *err;
     int failed;
 };
 
+static int kv_ptr_cmp(const void *a, const void *b)
+{
+    const struct dss_kv *x = *(const struct dss_kv *const *)a, *y = *(const struct dss_kv *const *)b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x > y) - (x < y); /* the pairs are one array: address order is request order */
+}
+
+/* The position of the first pair whose name is not below key. */
+static size_t kv_lower_bound(const struct qin *q, const char *key)
+{
+    size_t lo = 0, hi = q->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(q->sorted[mid]->name, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The first pair (in request order) named name, or NULL. */
 static const struct dss_kv *kv_find(const struct qin *q, const char *name)
 {
-    for (size_t i = 0; i < q->n; i++)
-        if (strcmp(q->kv[i].name, name) == 0)
-            return &q->kv[i];
-    return NULL;
+    size_t i = kv_lower_bound(q, name);
+    return i < q->n && strcmp(q->sorted[i]->name, name) == 0 ? q->sorted[i] : NULL;
+}
+
+/* Where the pairs named prefix.<something> begin in sorted order; *key receives "prefix.". */
+static size_t kv_children(const struct qin *q, const char *prefix, char *key, size_t key_size, size_t *key_len)
+{
+    int n = snprintf(key, key_size, "%s.", prefix);
+    *key_len = n < 0 ? 0 : (size_t)n < key_size ? (size_t)n : key_size - 1;
+    return kv_lower_bound(q, key);
 }
 
 /* True if some pair is named prefix.<something>. */
 static int kv_has_children(const struct qin *q, const char *prefix)
 {
-    size_t len = strlen(prefix);
-    for (size_t i = 0; i < q->n; i++)
-        if (strncmp(q->kv[i].name, prefix, len) == 0 && q->kv[i].name[len] == '.')
-            return 1;
-    return 0;
+    char key[1200];
+    size_t len, i = kv_children(q, prefix, key, sizeof key, &len);
+    return i < q->n && strncmp(q->sorted[i]->name, key, len) == 0;
 }
 
-/* The largest N among pairs named prefix.N or prefix.N.<something>. */
-static long kv_max_index(const struct qin *q, const char *prefix)
+static int long_cmp(const void *a, const void *b)
 {
-    size_t len = strlen(prefix);
-    long max = 0;
-    for (size_t i = 0; i < q->n; i++) {
-        const char *name = q->kv[i].name;
-        if (strncmp(name, prefix, len) != 0 || name[len] != '.')
-            continue;
-        char *end;
-        long idx = strtol(name + len + 1, &end, 10);
-        if ((*end == '\0' || *end == '.') && idx > max && idx <= 100000)
-            max = idx;
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* The distinct N in 1..LIST_INDEX_MAX among pairs named prefix.N or prefix.N.<something>, in
+ * ascending order. Returns how many, with the malloc'd list in *out (NULL when none); -1 when
+ * out of memory. */
+static long kv_indexes(const struct qin *q, const char *prefix, long **out)
+{
+    char key[1200];
+    size_t len, first = kv_children(q, prefix, key, sizeof key, &len), count = 0;
+    *out = NULL;
+    for (size_t i = first; i < q->n && strncmp(q->sorted[i]->name, key, len) == 0; i++)
+        count++;
+    if (count == 0)
+        return 0;
+    long *idx = malloc(count * sizeof *idx);
+    if (!idx)
+        return -1;
+    size_t n = 0;
+    for (size_t i = first; i < first + count; i++) {
+        const char *p = q->sorted[i]->name + len, *d = p;
+        long v = 0;
+        while (*d >= '0' && *d <= '9' && v <= LIST_INDEX_MAX)
+            v = v * 10 + (*d++ - '0');
+        if (d > p && *p != '0' && (*d == '\0' || *d == '.') && v >= 1 && v <= LIST_INDEX_MAX)
+            idx[n++] = v;
     }
-    return max;
+    qsort(idx, n, sizeof *idx, long_cmp);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        if (distinct == 0 || idx[distinct - 1] != idx[i])
+            idx[distinct++] = idx[i];
+    if (distinct == 0) {
+        free(idx);
+        return 0;
+    }
+    *out = idx;
+    return (long)distinct;
 }
 
 static cJSON *parse_value(struct qin *q, const cJSON *ref, const char *prefix);
@@ -141,7 +203,8 @@ static cJSON *parse_scalar(struct qin *q, const cJSON *shape, const char *prefix
         !strcmp(type, "float")) {
         char *end;
         double d = strtod(p->value, &end);
-        if (p->value[0] == '\0' || *end != '\0') {
+        /* Plain decimal only: strtod also reads hex, "inf", "nan" and leading spaces. */
+        if (p->value[0] == '\0' || *end != '\0' || p->value[strspn(p->value, "0123456789+-.eE")] != '\0') {
             buf_printf(q->err, "Value (%s) for parameter %s is invalid. Must be a number.",
                        p->value, prefix);
             q->failed = 1;
@@ -205,19 +268,25 @@ static cJSON *parse_list(struct qin *q, const cJSON *ref, const cJSON *shape, co
     } else {
         snprintf(list_prefix, sizeof list_prefix, "%s.%s", prefix, location_name(member, NULL, "member"));
     }
-    long max = kv_max_index(q, list_prefix);
-    if (max == 0) {
+    long *idx, count = kv_indexes(q, list_prefix, &idx);
+    if (count < 0) {
+        buf_puts(q->err, "Out of memory.");
+        q->failed = 1;
+        return NULL;
+    }
+    if (count == 0) {
         const struct dss_kv *empty = kv_find(q, prefix); /* "Names=" is an empty list */
         return empty && empty->value[0] == '\0' ? cJSON_CreateArray() : NULL;
     }
     cJSON *arr = cJSON_CreateArray();
-    for (long i = 1; i <= max && !q->failed; i++) {
+    for (long i = 0; i < count && !q->failed; i++) {
         char elem[1100];
-        snprintf(elem, sizeof elem, "%s.%ld", list_prefix, i);
+        snprintf(elem, sizeof elem, "%s.%ld", list_prefix, idx[i]);
         cJSON *v = parse_value(q, member, elem);
         if (v)
             cJSON_AddItemToArray(arr, v);
     }
+    free(idx);
     return arr;
 }
 
@@ -229,14 +298,19 @@ static cJSON *parse_map(struct qin *q, const cJSON *ref, const cJSON *shape, con
     const cJSON *vref = cJSON_GetObjectItemCaseSensitive(shape, "value");
     const char *ksuffix = location_name(kref, NULL, "key");
     const char *vsuffix = location_name(vref, NULL, "value");
-    long max = kv_max_index(q, full);
-    if (max == 0)
+    long *idx, count = kv_indexes(q, full, &idx);
+    if (count <= 0) {
+        if (count < 0) {
+            buf_puts(q->err, "Out of memory.");
+            q->failed = 1;
+        }
         return NULL;
+    }
     cJSON *obj = cJSON_CreateObject();
-    for (long i = 1; i <= max && !q->failed; i++) {
+    for (long i = 0; i < count && !q->failed; i++) {
         char kname[1100], vname[1100];
-        snprintf(kname, sizeof kname, "%s.%ld.%s", full, i, ksuffix);
-        snprintf(vname, sizeof vname, "%s.%ld.%s", full, i, vsuffix);
+        snprintf(kname, sizeof kname, "%s.%ld.%s", full, idx[i], ksuffix);
+        snprintf(vname, sizeof vname, "%s.%ld.%s", full, idx[i], vsuffix);
         const struct dss_kv *k = kv_find(q, kname);
         if (!k)
             continue;
@@ -246,6 +320,7 @@ static cJSON *parse_map(struct qin *q, const cJSON *ref, const cJSON *shape, con
         cJSON_DeleteItemFromObjectCaseSensitive(obj, k->value); /* last one wins */
         cJSON_AddItemToObject(obj, k->value, v);
     }
+    free(idx);
     return obj;
 }
 
@@ -272,10 +347,19 @@ static const cJSON *operation(const cJSON *model, const char *op)
 cJSON *query_params(const cJSON *model, const char *op, const struct dss_kv *kv, size_t n, int ec2,
                     struct buf *err)
 {
-    struct qin q = {model, kv, n, ec2, err, 0};
+    const struct dss_kv **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    if (!sorted) {
+        buf_puts(err, "Out of memory.");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = &kv[i];
+    qsort(sorted, n, sizeof *sorted, kv_ptr_cmp);
+    struct qin q = {model, sorted, n, ec2, err, 0};
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(operation(model, op), "input");
     const cJSON *shape = shape_get(model, input);
     cJSON *params = shape ? parse_structure(&q, shape, "") : cJSON_CreateObject();
+    free(sorted);
     if (q.failed) {
         cJSON_Delete(params);
         return NULL;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "db.h"
@@ -68,10 +69,20 @@ struct dss_call {
     unsigned long wake_gen; /* wake generation seen when the run began */
     int parked;
     struct dss_call *prev, *next; /* in the waiter list while parked */
+    int params_nul;          /* a JSON string held \u0000 (cJSON cut it there) */
+    /* REST requests (a service's rest handler claimed the call). */
+    char *uri;               /* the request target as sent, from the URI log callback */
+    void *rest_ctx;          /* the handler's, released in on_completed */
+    int rest_claimed;
+    int rest_body_failed;    /* the handler refused the body: the rest is ignored */
+    int replied;             /* a response has been queued */
+    struct reply_header { char *name, *value; } *reply_headers;
+    size_t n_reply_headers;
 };
 
 static struct MHD_Daemon *daemon_;
 static char server_data_dir[4096];
+static int server_port; /* the bound port, once listening */
 
 /* ======================================================================================
  * Waiters: parked calls, woken by key or deadline
@@ -203,6 +214,43 @@ const char *dss_call_region(struct dss_call *c) { return c->region; }
 const char *dss_call_request_id(struct dss_call *c) { return c->request_id; }
 const char *dss_call_path(struct dss_call *c) { return c->path; }
 int64_t dss_call_first_ms(struct dss_call *c) { return c->first_ms; }
+int dss_call_params_nul(struct dss_call *c) { return c->params_nul; }
+const char *dss_call_method(struct dss_call *c) { return c->method; }
+const char *dss_call_uri(struct dss_call *c) { return c->uri ? c->uri : c->path; }
+const char *dss_call_header(struct dss_call *c, const char *name) { return header(c, name); }
+const char *dss_data_dir(void) { return server_data_dir; }
+int dss_server_port(void) { return server_port; }
+
+const char *dss_call_peer(struct dss_call *c)
+{
+    static __thread char text[INET6_ADDRSTRLEN];
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = info ? info->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        return inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text, sizeof text);
+    return "127.0.0.1";
+}
+
+struct header_walk {
+    int (*fn)(void *ctx, const char *name, const char *value);
+    void *ctx;
+};
+
+static enum MHD_Result header_walk_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    (void)kind;
+    struct header_walk *w = cls;
+    return w->fn(w->ctx, key, value ? value : "") ? MHD_NO : MHD_YES;
+}
+
+void dss_call_headers(struct dss_call *c, int (*fn)(void *ctx, const char *name, const char *value),
+                      void *ctx)
+{
+    struct header_walk w = {fn, ctx};
+    MHD_get_connection_values(c->conn, MHD_HEADER_KIND, header_walk_one, &w);
+}
 
 int dss_fail(struct dss_call *c, enum dss_error err, const char *fmt, ...)
 {
@@ -253,7 +301,9 @@ int dss_param_int(const cJSON *params, const char *name, int64_t *out)
     if (!v || cJSON_IsNull(v))
         return 1;
     if (cJSON_IsNumber(v)) {
-        if (v->valuedouble != (double)(int64_t)v->valuedouble)
+        /* Range first: casting NaN or a double beyond int64 is undefined behaviour. */
+        if (!(v->valuedouble >= -9e18 && v->valuedouble <= 9e18) ||
+            v->valuedouble != (double)(int64_t)v->valuedouble)
             return -1;
         *out = (int64_t)v->valuedouble;
         return 0;
@@ -328,8 +378,9 @@ static enum MHD_Result reply_error(struct dss_call *c)
         return send_reply(c, e->status, ctype, &out, compat ? "x-amzn-query-error" : NULL, qerr);
     }
     if (c->route == ROUTE_QUERY) {
-        query_error_xml(c->service ? c->service->xmlns : NULL, e->query_code, e->sender, msg,
-                        c->request_id, 0, &out);
+        int ec2 = c->service && c->service->ec2_dialect; /* EC2 answers with the plain code */
+        query_error_xml(c->service ? c->service->xmlns : NULL, ec2 ? e->code : e->query_code, e->sender,
+                        msg, c->request_id, ec2, &out);
         return send_reply(c, e->status, "text/xml", &out, NULL, NULL);
     }
     /* REST (S3) and control: S3's <Error> shape. */
@@ -396,6 +447,12 @@ static int parse_json_request(struct dss_call *c, const char *target)
         return 0;
     }
     c->params = cJSON_ParseWithLength(c->body.data, c->body.len);
+    /* cJSON ends a string at an escaped NUL; note it so the service can refuse the cut value.
+     * Backslashes only occur inside strings, so skipping each escape pair finds every \u0000. */
+    for (size_t i = 0; i + 1 < c->body.len; i++)
+        if (c->body.data[i] == '\\' && c->body.data[++i] == 'u' && c->body.len - i > 4 &&
+            strncmp(c->body.data + i + 1, "0000", 4) == 0)
+            c->params_nul = 1;
     if (!cJSON_IsObject(c->params))
         return dss_fail(c, DSS_E_SerializationException,
                         c->params ? "Start of structure or map found where not expected."
@@ -462,7 +519,8 @@ static int parse_query_request(struct dss_call *c, const char *scope_service)
     }
     struct buf err;
     buf_init(&err, 1024);
-    c->params = query_params(dss_model(c->service->query_model), action, acc.kv, acc.n, 0, &err);
+    c->params = query_params(dss_model(c->service->query_model), action, acc.kv, acc.n,
+                             c->service->ec2_dialect, &err);
     if (!c->params)
         rc = dss_fail(c, DSS_E_InvalidParameterValue, "%s", err.data ? err.data : "Invalid parameter.");
     buf_free(&err);
@@ -548,6 +606,9 @@ static int run_operation(struct dss_call *c, cJSON **result)
 
 static enum MHD_Result reply_control(struct dss_call *c)
 {
+    for (int i = 0; dss_services[i]; i++) /* a service's own control endpoints (service.h) */
+        if (dss_services[i]->control && dss_services[i]->control(c))
+            return c->replied ? MHD_YES : reply_error(c);
     if (strcmp(c->path, "/_dss/health") != 0)
         return dss_fail(c, DSS_E_InvalidAction, "No such control endpoint: %s", c->path), reply_error(c);
     cJSON *h = cJSON_CreateObject();
@@ -579,6 +640,13 @@ static enum MHD_Result dispatch(struct dss_call *c)
         if (rc != 0)
             return reply_error(c);
         c->first_ms = dss_clock_now_ms();
+        int64_t delay_ms = 0; /* injected faults (service.h): fail now, or answer later */
+        if (dss_faults_check(c, c->service->name, c->op_name, &delay_ms) != 0)
+            return reply_error(c);
+        c->wake_gen = atomic_load(&wake_gen);
+        if (delay_ms > 0 && dss_wait(c, "_dss:fault-delay", c->first_ms + delay_ms) == DSS_WAIT &&
+            waiter_park(c))
+            return MHD_YES;
     }
     cJSON *result = NULL;
     int rc = run_operation(c, &result);
@@ -593,7 +661,7 @@ static enum MHD_Result dispatch(struct dss_call *c)
         struct buf out;
         buf_init(&out, SIZE_MAX);
         query_result_xml(dss_model(c->service->query_model), c->op_name, result, c->service->xmlns,
-                         c->request_id, 0, &out);
+                         c->request_id, c->service->ec2_dialect, &out);
         sent = send_reply(c, 200, "text/xml", &out, NULL, NULL);
     }
     cJSON_Delete(result);
@@ -601,13 +669,155 @@ static enum MHD_Result dispatch(struct dss_call *c)
 }
 
 /* ======================================================================================
+ * REST requests: a service's rest handler takes the whole request (service.h)
+ * ====================================================================================== */
+
+int dss_run(struct dss_call *c, const struct dss_operation *op, const cJSON *params, cJSON **result)
+{
+    int write = !(op->flags & DSS_OP_READONLY);
+    sqlite3 *db = dss_db_thread();
+    *result = NULL;
+    if (!db || dss_db_begin(db, write))
+        return dss_fail(c, DSS_E_InternalFailure, "The emulator's database is unavailable.");
+    int rc = op->fn(c, params, result);
+    if (rc == DSS_OK) {
+        if (dss_db_commit(db, write) == 0) {
+            fire_wakes(c);
+            return DSS_OK;
+        }
+        rc = dss_fail(c, DSS_E_InternalFailure, "The emulator could not commit the change.");
+    } else {
+        dss_db_rollback(db, write);
+        if (rc == DSS_WAIT)
+            rc = dss_fail(c, DSS_E_InternalFailure, "Operation %s cannot wait.", op->name);
+    }
+    drop_wakes(c);
+    cJSON_Delete(*result);
+    *result = NULL;
+    return rc;
+}
+
+int dss_reply_header(struct dss_call *c, const char *name, const char *value)
+{
+    struct reply_header *grown = realloc(c->reply_headers, (c->n_reply_headers + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    c->reply_headers = grown;
+    grown[c->n_reply_headers].name = strdup(name);
+    grown[c->n_reply_headers].value = strdup(value);
+    c->n_reply_headers++;
+    return 0;
+}
+
+static void reply_headers_free(struct dss_call *c)
+{
+    for (size_t i = 0; i < c->n_reply_headers; i++) {
+        free(c->reply_headers[i].name);
+        free(c->reply_headers[i].value);
+    }
+    free(c->reply_headers);
+    c->reply_headers = NULL;
+    c->n_reply_headers = 0;
+}
+
+/* Adds the collected headers to r, queues it and drops our reference. */
+static int reply_queue(struct dss_call *c, unsigned status, struct MHD_Response *r)
+{
+    if (!r)
+        return -1;
+    for (size_t i = 0; i < c->n_reply_headers; i++)
+        MHD_add_response_header(r, c->reply_headers[i].name, c->reply_headers[i].value);
+    reply_headers_free(c);
+    enum MHD_Result rc = MHD_queue_response(c->conn, status, r);
+    MHD_destroy_response(r);
+    if (rc != MHD_YES)
+        return -1;
+    c->replied = 1;
+    return 0;
+}
+
+int dss_reply_buffer(struct dss_call *c, unsigned status, char *data, size_t len)
+{
+    if (c->replied) {
+        free(data);
+        return -1;
+    }
+    struct MHD_Response *r = data ? MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE)
+                                  : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        free(data);
+    return reply_queue(c, status, r);
+}
+
+int dss_reply_fd(struct dss_call *c, unsigned status, int fd, uint64_t offset, uint64_t length)
+{
+    if (length == 0 || c->replied) { /* MHD wants a non-empty file; an empty body needs no fd */
+        close(fd);
+        return dss_reply_buffer(c, status, NULL, 0);
+    }
+    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(length, fd, offset);
+    if (!r)
+        close(fd);
+    return reply_queue(c, status, r); /* the response closes fd when it is destroyed */
+}
+
+/* Offers a REST request to every service with a rest handler, once its headers are in. One
+ * that declines them all gets the "not served" error from dispatch(). */
+static void rest_claim(struct dss_call *c)
+{
+    char scope_service[64];
+    sigv4_scope(c, scope_service, sizeof scope_service);
+    c->first_ms = dss_clock_now_ms();
+    for (int i = 0; dss_services[i]; i++) {
+        const struct dss_service *s = dss_services[i];
+        if (s->rest && s->rest->claim(c, &c->rest_ctx)) {
+            c->service = s;
+            c->rest_claimed = 1;
+            return;
+        }
+    }
+}
+
+/* A claimed request: body chunks go to the handler as they arrive, then it answers. */
+static enum MHD_Result rest_request(struct dss_call *c, const char *data, size_t *size)
+{
+    if (*size) {
+        if (!c->replied && !c->rest_body_failed && c->service->rest->body(c, c->rest_ctx, data, *size))
+            c->rest_body_failed = 1;
+        *size = 0;
+        return MHD_YES;
+    }
+    if (c->replied)
+        return MHD_YES;
+    c->service->rest->finish(c, c->rest_ctx);
+    if (c->replied)
+        return MHD_YES;
+    dss_fail(c, DSS_E_InternalFailure, "The %s service did not answer.", c->service->name);
+    return reply_error(c);
+}
+
+/* ======================================================================================
  * libmicrohttpd callbacks
  * ====================================================================================== */
 
-static struct dss_call *call_new(struct MHD_Connection *conn, const char *url, const char *method)
+/* MHD's first sight of a request: keeps the target as sent, before MHD decodes it (S3 keys
+ * and signatures need the raw form). The call it returns is completed by call_new(). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+    (void)cls;
+    (void)conn;
     struct dss_call *c = calloc(1, sizeof *c);
-    if (!c)
+    if (c && !(c->uri = strdup(uri))) {
+        free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+static struct dss_call *call_new(struct dss_call *c, struct MHD_Connection *conn, const char *url,
+                                 const char *method)
+{
+    if (!c && !(c = calloc(1, sizeof *c)))
         return NULL;
     c->conn = conn;
     c->method = strdup(method);
@@ -622,6 +832,8 @@ static struct dss_call *call_new(struct MHD_Connection *conn, const char *url, c
 static void call_free(struct dss_call *c)
 {
     drop_wakes(c);
+    reply_headers_free(c);
+    free(c->uri);
     cJSON_Delete(c->params);
     buf_free(&c->body);
     free(c->method);
@@ -636,10 +848,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)cls;
     (void)version;
     struct dss_call *c = *con_cls;
-    if (!c) {
-        *con_cls = c = call_new(conn, url, method);
+    if (!c || !c->conn) {
+        *con_cls = c = call_new(c, conn, url, method);
+        if (c && c->route == ROUTE_REST)
+            rest_claim(c);
         return c ? MHD_YES : MHD_NO;
     }
+    if (c->rest_claimed)
+        return rest_request(c, upload_data, upload_data_size);
     if (*upload_data_size) {
         if (!c->body_too_large && buf_append(&c->body, upload_data, *upload_data_size))
             c->body_too_large = 1;
@@ -662,6 +878,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (c->parked)
         waiter_unlink(c);
     pthread_mutex_unlock(&waiters_lock);
+    if (c->rest_claimed)
+        c->service->rest->release(c->rest_ctx);
     call_free(c);
     *con_cls = NULL;
 }
@@ -697,6 +915,7 @@ int dss_server_start(struct dss_server_config *cfg)
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
         MHD_OPTION_END);
     if (!daemon_) {
         log_error("cannot listen on %s:%d (address in use?)", cfg->host, cfg->port);
@@ -706,6 +925,7 @@ int dss_server_start(struct dss_server_config *cfg)
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
     if (info)
         cfg->port = info->port;
+    server_port = cfg->port;
     return 0;
 }
 

@@ -15,11 +15,13 @@
 
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "errors.h"
 
 struct dss_call; /* one API call in flight, owned by the server */
+struct dss_rest_handler;
 
 enum {
     DSS_OK = 0,    /* *result holds the answer; the transaction commits */
@@ -59,6 +61,13 @@ struct dss_service {
      * closed. start() returns 0, or -1 after logging why (the emulator then exits). */
     int (*start)(void);
     void (*stop)(void);
+    /* Optional: REST requests (see "REST services" below); NULL for JSON/Query services. */
+    const struct dss_rest_handler *rest;
+    /* Query requests and errors in the EC2 dialect (Name.N lists, <Response><Errors>). */
+    int ec2_dialect;
+    /* Optional: control endpoints under /_dss/. Returns 0 to leave the request to others, 1
+     * when it answered with dss_reply_*() or recorded an error with dss_fail(). */
+    int (*control)(struct dss_call *call);
 };
 
 /* ---- What an operation may ask of its call ---- */
@@ -74,6 +83,9 @@ const char *dss_call_region(struct dss_call *call);     /* from the SigV4 scope,
 const char *dss_call_request_id(struct dss_call *call);
 const char *dss_call_path(struct dss_call *call);       /* the request path, e.g. a queue URL's */
 int64_t dss_call_first_ms(struct dss_call *call);       /* clock time the call was first run */
+/* 1 if a JSON string of the request held \u0000: cJSON strings end at a NUL, so that value
+ * reached the operation cut short. A service that must not store it cut checks this. */
+int dss_call_params_nul(struct dss_call *call);
 
 /* Records the error the call answers with and returns DSS_ERR. The message is printf-style. */
 int dss_fail(struct dss_call *call, enum dss_error err, const char *fmt, ...)
@@ -99,9 +111,65 @@ const char *dss_param_str(const cJSON *params, const char *name); /* NULL if abs
  * 1 if absent (out untouched), -1 if present but not an integer. */
 int dss_param_int(const cJSON *params, const char *name, int64_t *out);
 
+/* ---- REST services (S3): whole HTTP requests, bodies streamed ----
+ *
+ * A request that is neither control, JSON nor Query goes to the first service whose rest
+ * handler claims it, as soon as its headers have arrived. The body is then handed over chunk
+ * by chunk as it arrives (never held whole in memory: S3 writes it to a file), and once it is
+ * complete the service runs its operations with dss_run() and answers with exactly one
+ * dss_reply_buffer() or dss_reply_fd(), after any number of dss_reply_header() calls. */
+struct dss_rest_handler {
+    /* Returns 1 and sets *ctx to take the request, 0 to leave it. May already answer (an
+     * early error such as a body too large to accept): the body is then never read. */
+    int (*claim)(struct dss_call *call, void **ctx);
+    /* The next chunk of the body. Returns 0, or -1 to ignore the rest of the body (finish
+     * still runs and answers with the error the service recorded). */
+    int (*body)(struct dss_call *call, void *ctx, const char *data, size_t len);
+    /* The body is complete: answer. */
+    void (*finish)(struct dss_call *call, void *ctx);
+    /* Frees ctx once the request is over, answered or dropped. Called once per claim. */
+    void (*release)(void *ctx);
+};
+
+const char *dss_call_method(struct dss_call *call);
+const char *dss_call_uri(struct dss_call *call);  /* request target as sent: still percent-encoded, with the query */
+const char *dss_call_header(struct dss_call *call, const char *name); /* case-insensitive; NULL if absent */
+const char *dss_call_peer(struct dss_call *call); /* client IP address, "127.0.0.1" */
+/* Calls fn(ctx, name, value) for every request header in order until fn returns non-zero. */
+void dss_call_headers(struct dss_call *call, int (*fn)(void *ctx, const char *name, const char *value),
+                      void *ctx);
+/* The data directory (dss.db lives there; services may keep files under it). */
+const char *dss_data_dir(void);
+
+/* Runs op in one transaction exactly as the server runs a JSON or Query operation (the op
+ * must not dss_wait()). Returns DSS_OK with *result set (the caller owns it), or DSS_ERR with
+ * the error recorded. params is borrowed. */
+int dss_run(struct dss_call *call, const struct dss_operation *op, const cJSON *params, cJSON **result);
+
+/* Adds a header to the call's answer. Returns 0, or -1 when out of memory. */
+int dss_reply_header(struct dss_call *call, const char *name, const char *value);
+/* Answers with status and a body of len bytes. Takes ownership of data (malloc'd; NULL when
+ * len is 0). Returns 0, or -1 if the answer could not be queued. */
+int dss_reply_buffer(struct dss_call *call, unsigned status, char *data, size_t len);
+/* Answers with status and length bytes of fd from offset (sent with sendfile). Takes
+ * ownership of fd. A HEAD request gets the headers, Content-Length included, and no body. */
+int dss_reply_fd(struct dss_call *call, unsigned status, int fd, uint64_t offset, uint64_t length);
+
+/* The port the emulator listens on (0 until it does). */
+int dss_server_port(void);
+/* Injected faults (emulator/ec2/faults.c), checked before every JSON or Query operation:
+ * returns 0 (with *delay_ms > 0 to answer that much later on the emulator clock), or DSS_ERR
+ * after dss_fail() when the call must fail. */
+int dss_faults_check(struct dss_call *call, const char *service, const char *op, int64_t *delay_ms);
+
 /* The services this emulator serves, ending with NULL. */
 extern const struct dss_service *const dss_services[];
 extern const struct dss_service dss_sqs_service;
 extern const struct dss_service dss_dynamodb_service;
+extern const struct dss_service dss_s3_service;
+extern const struct dss_service dss_ec2_service;
+extern const struct dss_service dss_autoscaling_service;
+extern const struct dss_service dss_ssm_service;
+extern const struct dss_service dss_ec2messages_service;
 
 #endif

@@ -19,10 +19,17 @@
  * commit that may have made a message visible (send, visibility change, redrive) or by the
  * moment the next delayed or in-flight message becomes visible.
  *
+ * Validation, as AWS does it: every parameter's JSON type against the model (a mistyped
+ * member is a SerializationException, never an absent value); bodies and String attribute
+ * values limited to the XML character set (InvalidMessageContents names the first bad
+ * character); attribute names, types and Number values; a RedrivePolicy must name an existing
+ * dead-letter queue; MaximumMessageSize per message, 1 MiB per SendMessageBatch in total.
+ *
  * Limitations: FIFO queues (FifoQueue=true) are refused with InvalidAttributeName; no
  * QueueDeletedRecently 60-second rule; Policy, KMS and redrive-allow attributes are stored
  * and returned but not enforced; MessageSystemAttributes (AWSTraceHeader) are accepted and
- * ignored.
+ * ignored; a NUL in a Query-protocol value is refused by the protocol layer as
+ * InvalidParameterValue before SQS sees it (AWS would say InvalidMessageContents for a body).
  */
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -31,11 +38,14 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "protocol.h"
 #include "service.h"
+#include "sqs.h"
 #include "util.h"
 
 #define ACCOUNT_ID "000000000000"
 #define BATCH_MAX 10
+#define BATCH_PAYLOAD_MAX 1048576 /* bytes of all the messages of one SendMessageBatch */
 #define PURGE_INTERVAL_MS 60000
 
 static const char schema[] =
@@ -61,7 +71,9 @@ static const char schema[] =
     "  receive_count INTEGER NOT NULL DEFAULT 0,"
     "  first_receive_ms INTEGER,"
     "  receipt TEXT);"             /* nonce of the latest receive */
-    "CREATE INDEX IF NOT EXISTS sqs_messages_ready ON sqs_messages(queue_id, visible_ms, seq);";
+    "CREATE INDEX IF NOT EXISTS sqs_messages_ready ON sqs_messages(queue_id, visible_ms, seq);"
+    /* Retention expiry runs on every receive: without this it would scan the whole queue. */
+    "CREATE INDEX IF NOT EXISTS sqs_messages_age ON sqs_messages(queue_id, sent_ms);";
 
 /* Settable attributes and their defaults (AWS's, with the 1 MiB message size of 2025). */
 static const struct attr_rule {
@@ -177,20 +189,49 @@ static const struct attr_rule *attr_rule(const char *name)
     return NULL;
 }
 
+static int queue_from_arn(struct dss_call *call, const char *arn, struct queue *q);
+
+/* maxReceiveCount of a redrive policy, a JSON number or numeric string; 0 if absent or not a
+ * whole number in 1..1000. */
+static long redrive_max_receives(const cJSON *policy)
+{
+    const cJSON *max = cJSON_GetObjectItemCaseSensitive(policy, "maxReceiveCount");
+    double d = -1;
+    if (cJSON_IsNumber(max)) {
+        d = max->valuedouble;
+    } else if (cJSON_IsString(max) && max->valuestring[0]) {
+        char *end;
+        d = strtod(max->valuestring, &end);
+        if (*end)
+            d = -1;
+    }
+    return d >= 1 && d <= 1000 && d == (double)(long)d ? (long)d : 0; /* range first: no UB cast */
+}
+
+/* Checks a RedrivePolicy value as AWS does when it is set: a JSON map naming an existing
+ * dead-letter queue and a maxReceiveCount of 1..1000. */
 static int check_redrive_policy(struct dss_call *call, const char *value)
 {
     cJSON *p = cJSON_Parse(value);
     const char *arn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "deadLetterTargetArn"));
-    const cJSON *max = cJSON_GetObjectItemCaseSensitive(p, "maxReceiveCount");
-    long count = cJSON_IsNumber(max) ? (long)max->valuedouble
-                 : cJSON_IsString(max) ? strtol(max->valuestring, NULL, 10) : 0;
-    int ok = arn && strncmp(arn, "arn:aws:sqs:", 12) == 0 && count >= 1 && count <= 1000;
-    cJSON_Delete(p);
-    if (!ok)
+    const char *reason = NULL;
+    struct queue dlq = {0};
+    if (!cJSON_IsObject(p)) {
+        reason = "Redrive policy is not a valid JSON map.";
+    } else if (!arn) {
+        reason = "Redrive policy does not contain mandatory attribute: deadLetterTargetArn.";
+    } else if (!cJSON_HasObjectItem(p, "maxReceiveCount")) {
+        reason = "Redrive policy does not contain mandatory attribute: maxReceiveCount.";
+    } else if (!redrive_max_receives(p)) {
+        reason = "Invalid value for maxReceiveCount: must be an integer from 1 to 1000 both inclusive.";
+    } else if (queue_from_arn(call, arn, &dlq) != 0) {
+        reason = "Dead letter target does not exist.";
+    }
+    queue_cleanup(&dlq);
+    cJSON_Delete(p); /* reason points to static text, arn is not used below */
+    if (reason)
         return dss_fail(call, DSS_E_InvalidParameterValue,
-                        "Value %s for parameter RedrivePolicy is invalid. Reason: Redrive policy is "
-                        "not a valid JSON map or is missing deadLetterTargetArn or a maxReceiveCount "
-                        "between 1 and 1000.", value);
+                        "Value %.600s for parameter RedrivePolicy is invalid. Reason: %s", value, reason);
     return 0;
 }
 
@@ -603,13 +644,16 @@ static int sqs_list_queue_tags(struct dss_call *call, const cJSON *params, cJSON
 /* ---- Messages ---- */
 
 /* Characters SQS allows in a body: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF,
- * as valid UTF-8. */
-static int valid_message_text(const unsigned char *s, size_t n)
+ * as valid UTF-8. Returns 1, or 0 with the first offending code point (or byte of a bad UTF-8
+ * sequence) in *bad. */
+static int valid_message_text(const unsigned char *s, size_t n, uint32_t *bad)
 {
+    static const uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
     for (size_t i = 0; i < n;) {
         unsigned c = s[i];
         uint32_t cp;
         size_t len;
+        *bad = c;
         if (c < 0x80) { cp = c; len = 1; }
         else if ((c & 0xE0) == 0xC0) { cp = c & 0x1F; len = 2; }
         else if ((c & 0xF0) == 0xE0) { cp = c & 0x0F; len = 3; }
@@ -622,9 +666,9 @@ static int valid_message_text(const unsigned char *s, size_t n)
                 return 0;
             cp = cp << 6 | (s[i + k] & 0x3F);
         }
-        static const uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
         if (cp < min_for_len[len])
             return 0; /* overlong */
+        *bad = cp;
         int ok = cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
                  (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
         if (!ok)
@@ -632,6 +676,15 @@ static int valid_message_text(const unsigned char *s, size_t n)
         i += len;
     }
     return 1;
+}
+
+/* Fails the call with InvalidMessageContents for the character bad, in AWS's words. */
+static int fail_contents(struct dss_call *call, uint32_t bad)
+{
+    return dss_fail(call, DSS_E_InvalidMessageContents,
+                    "Invalid binary character '#x%X' was found in the message body, the set of allowed "
+                    "characters is #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF",
+                    (unsigned)bad);
 }
 
 static void md5_put_field(EVP_MD_CTX *ctx, const void *p, size_t n)
@@ -682,53 +735,138 @@ static void md5_of_attributes(const cJSON *attrs, char out[33])
     hex_encode(d, 16, out);
 }
 
-/* Validates MessageAttributes and adds their size to *size. */
+/* A message attribute name: 1-256 of [A-Za-z0-9_.-], no leading, trailing or doubled period,
+ * and no AWS. or Amazon. prefix in any case. */
+static int valid_attribute_name(const char *name)
+{
+    size_t n = strlen(name);
+    return n >= 1 && n <= 256 &&
+           strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n &&
+           name[0] != '.' && name[n - 1] != '.' && !strstr(name, "..") && strncasecmp(name, "AWS.", 4) != 0 &&
+           strncasecmp(name, "Amazon.", 7) != 0;
+}
+
+/* The base type of a DataType ("String", "Number", "Binary", each optionally followed by
+ * ".custom"), or NULL if it has none of them. */
+static const char *attribute_base_type(const char *type)
+{
+    static const char *const bases[] = {"String", "Number", "Binary"};
+    for (int i = 0; i < 3; i++)
+        if (strncmp(type, bases[i], 6) == 0 && (type[6] == '\0' || (type[6] == '.' && type[7])))
+            return bases[i];
+    return NULL;
+}
+
+/* A Number attribute's value: a decimal number (sign, digits, fraction, exponent) from
+ * -10^128 to 10^126, as AWS documents; at most 38 significant digits are kept, so the range is
+ * checked on the value strtod reads. */
+static int valid_number(const char *s)
+{
+    size_t i = s[0] == '-' || s[0] == '+' ? 1 : 0;
+    size_t digits = strspn(s + i, "0123456789");
+    i += digits;
+    if (s[i] == '.') {
+        size_t frac = strspn(s + i + 1, "0123456789");
+        digits += frac;
+        i += 1 + frac;
+    }
+    if (digits == 0)
+        return 0;
+    if (s[i] == 'e' || s[i] == 'E') {
+        size_t j = i + 1 + (s[i + 1] == '-' || s[i + 1] == '+');
+        size_t exp = strspn(s + j, "0123456789");
+        if (exp == 0)
+            return 0;
+        i = j + exp;
+    }
+    if (s[i])
+        return 0;
+    double v = strtod(s, NULL);
+    return v >= -1e128 && v <= 1e126;
+}
+
+/* Validates MessageAttributes and adds their size (names, types and values) to *size. */
 static int check_message_attributes(struct dss_call *call, const cJSON *attrs, size_t *size)
 {
     int count = 0;
     const cJSON *a;
+    if (!cJSON_IsObject(attrs))
+        return dss_fail(call, DSS_E_InvalidParameterValue, "MessageAttributes must be a map.");
     cJSON_ArrayForEach(a, attrs) {
         const char *type = dss_param_str(a, "DataType");
         const char *sv = dss_param_str(a, "StringValue");
         const char *bv = dss_param_str(a, "BinaryValue");
-        size_t name_len = strlen(a->string);
         if (++count > 10)
             return dss_fail(call, DSS_E_InvalidParameterValue,
-                            "Number of message attributes [%d] exceeds the allowed maximum [10].", count);
-        if (name_len == 0 || name_len > 256 || strncasecmp(a->string, "AWS.", 4) == 0 ||
-            strncasecmp(a->string, "Amazon.", 7) == 0 ||
-            strspn(a->string, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != name_len)
-            return dss_fail(call, DSS_E_InvalidParameterValue, "Message attribute name '%s' is invalid.", a->string);
+                            "Number of message attributes [%d] exceeds the allowed maximum [10].",
+                            cJSON_GetArraySize(attrs));
+        if (a->string[0] == '\0')
+            return dss_fail(call, DSS_E_InvalidParameterValue,
+                            "The request must contain non-empty message attribute name.");
+        if (!valid_attribute_name(a->string))
+            return dss_fail(call, DSS_E_InvalidParameterValue, "Message (user) attribute name '%.300s' is invalid.",
+                            a->string);
         if (!type || !*type)
             return dss_fail(call, DSS_E_InvalidParameterValue,
                             "The message attribute '%s' must contain non-empty message attribute type.", a->string);
-        int binary = strncmp(type, "Binary", 6) == 0;
-        int known = binary || strncmp(type, "String", 6) == 0 || strncmp(type, "Number", 6) == 0;
-        if (!known)
+        const char *base = attribute_base_type(type);
+        if (!base || strlen(type) > 256)
             return dss_fail(call, DSS_E_InvalidParameterValue,
                             "The type of message (user) attribute '%s' is invalid. You must use only the "
                             "following supported type prefixes: Binary, Number, String.", a->string);
+        int binary = base[0] == 'B';
         if (binary ? !bv : !sv)
             return dss_fail(call, DSS_E_InvalidParameterValue,
-                            "The message attribute '%s' with type '%s' must use field '%s'.", a->string, type,
+                            "The message attribute '%s' with type '%s' must use field '%s'.", a->string, base,
                             binary ? "Binary" : "String");
+        if (binary ? !bv[0] : !sv[0])
+            return dss_fail(call, DSS_E_InvalidParameterValue,
+                            "Message (user) attribute '%s' must contain a non-empty value of type '%s'.",
+                            a->string, base);
+        uint32_t bad;
         if (binary) {
             unsigned char *raw = malloc(strlen(bv) + 3);
-            long len = base64_decode(bv, strlen(bv), raw);
+            long len = raw ? base64_decode(bv, strlen(bv), raw) : -1;
             free(raw);
             if (len < 0)
                 return dss_fail(call, DSS_E_InvalidParameterValue,
                                 "The message attribute '%s' has an invalid binary value.", a->string);
             *size += (size_t)len;
+        } else if (!valid_message_text((const unsigned char *)sv, strlen(sv), &bad)) {
+            return dss_fail(call, DSS_E_InvalidParameterValue,
+                            "Message (user) attribute '%s' contains the invalid character '#x%X'.", a->string,
+                            (unsigned)bad);
+        } else if (base[0] == 'N' && !valid_number(sv)) {
+            return dss_fail(call, DSS_E_InvalidParameterValue,
+                            "Can't cast the value of message (user) attribute '%s' to a number.", a->string);
         } else {
-            if (!valid_message_text((const unsigned char *)sv, strlen(sv)))
-                return dss_fail(call, DSS_E_InvalidParameterValue,
-                                "Message attribute '%s' contains invalid characters.", a->string);
             *size += strlen(sv);
         }
-        *size += name_len + strlen(type);
+        *size += strlen(a->string) + strlen(type);
     }
     return 0;
+}
+
+/* Reads integer parameter name into *v (left as it is when absent) and checks it is within
+ * min..max; else fails with AWS's "Value X for parameter NAME is invalid. Reason: ..." */
+static int param_in_range(struct dss_call *call, const cJSON *params, const char *name, int64_t min, int64_t max,
+                          const char *reason, int64_t *v)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(params, name);
+    int rc = dss_param_int(params, name, v);
+    if (rc == 0 && *v >= min && *v <= max)
+        return 0;
+    if (rc > 0)
+        return 0;
+    char text[64];
+    if (cJSON_IsString(item))
+        snprintf(text, sizeof text, "%.40s", item->valuestring);
+    else if (cJSON_IsNumber(item))
+        snprintf(text, sizeof text, "%.17g", item->valuedouble);
+    else
+        snprintf(text, sizeof text, "%s", "(not a number)");
+    return dss_fail(call, DSS_E_InvalidParameterValue, "Value %s for parameter %s is invalid. Reason: %s", text,
+                    name, reason);
 }
 
 struct sent {
@@ -746,10 +884,11 @@ static int send_one(struct dss_call *call, const struct queue *q, const cJSON *m
         return dss_fail(call, DSS_E_MissingParameter, "The request must contain the parameter MessageBody.");
     const char *body = body_item->valuestring;
     size_t size = strlen(body);
-    if (!valid_message_text((const unsigned char *)body, size))
-        return dss_fail(call, DSS_E_InvalidMessageContents,
-                        "Invalid binary character in the message body. Allowed: #x9 | #xA | #xD | #x20 to "
-                        "#xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF");
+    uint32_t bad;
+    if (dss_call_params_nul(call))
+        return fail_contents(call, 0); /* the JSON body held \u0000: body arrived cut there */
+    if (!valid_message_text((const unsigned char *)body, size, &bad))
+        return fail_contents(call, bad);
     if (attrs && check_message_attributes(call, attrs, &size))
         return DSS_ERR;
     long max = queue_attr_long(q, "MaximumMessageSize");
@@ -757,11 +896,8 @@ static int send_one(struct dss_call *call, const struct queue *q, const cJSON *m
         return dss_fail(call, DSS_E_InvalidParameterValue,
                         "One or more parameters are invalid. Reason: Message must be shorter than %ld bytes.", max);
     int64_t delay = queue_attr_long(q, "DelaySeconds");
-    int has_delay = dss_param_int(msg, "DelaySeconds", &delay);
-    if (has_delay < 0 || delay < 0 || delay > 900)
-        return dss_fail(call, DSS_E_InvalidParameterValue,
-                        "Value %lld for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.",
-                        (long long)delay);
+    if (param_in_range(call, msg, "DelaySeconds", 0, 900, "DelaySeconds must be >= 0 and <= 900.", &delay))
+        return DSS_ERR;
     uuid_string(out->message_id);
     md5_hex(body, strlen(body), out->md5_body);
     out->md5_attrs[0] = '\0';
@@ -816,12 +952,30 @@ static int sqs_send_message(struct dss_call *call, const cJSON *params, cJSON **
     return DSS_OK;
 }
 
+/* The size SQS counts for a message: its body, and each attribute's name, type and value
+ * (binary values decoded). Nothing is validated here. */
+static size_t message_size(const cJSON *msg)
+{
+    const char *body = dss_param_str(msg, "MessageBody");
+    size_t size = body ? strlen(body) : 0;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(msg, "MessageAttributes")) {
+        const char *type = dss_param_str(a, "DataType");
+        const char *sv = dss_param_str(a, "StringValue");
+        const char *bv = dss_param_str(a, "BinaryValue");
+        size += (a->string ? strlen(a->string) : 0) + (type ? strlen(type) : 0);
+        size += sv ? strlen(sv) : bv ? strlen(bv) / 4 * 3 : 0;
+    }
+    return size;
+}
+
 /* Checks a batch's entry list: 1..10 entries with distinct, well-formed Ids. */
-static int check_batch(struct dss_call *call, const cJSON *entries)
+static int check_batch(struct dss_call *call, const cJSON *entries, const char *entry_name)
 {
     int n = cJSON_GetArraySize(entries);
     if (!cJSON_IsArray(entries) || n == 0)
-        return dss_fail(call, DSS_E_EmptyBatchRequest, "There should be at least one entry in the request.");
+        return dss_fail(call, DSS_E_EmptyBatchRequest, "There should be at least one %s in the request.",
+                        entry_name);
     if (n > BATCH_MAX)
         return dss_fail(call, DSS_E_TooManyEntriesInBatchRequest,
                         "Maximum number of entries per request are %d. You have sent %d.", BATCH_MAX, n);
@@ -865,18 +1019,20 @@ static int sqs_send_message_batch(struct dss_call *call, const cJSON *params, cJ
     struct queue q = {0};
     if (queue_from_params(call, params, &q))
         return DSS_ERR;
-    if (check_batch(call, entries)) {
+    if (check_batch(call, entries, "SendMessageBatchRequestEntry")) {
         queue_cleanup(&q);
         return DSS_ERR;
     }
+    /* The whole batch has AWS's fixed payload limit, whatever the queue's MaximumMessageSize
+     * (which each entry must meet on its own). */
     size_t total = 0;
     const cJSON *e;
-    cJSON_ArrayForEach(e, entries) total += strlen(dss_param_str(e, "MessageBody") ? dss_param_str(e, "MessageBody") : "");
-    long max = queue_attr_long(&q, "MaximumMessageSize");
-    if ((long)total > max) {
+    cJSON_ArrayForEach(e, entries) total += message_size(e);
+    if (total > BATCH_PAYLOAD_MAX) {
         queue_cleanup(&q);
         return dss_fail(call, DSS_E_BatchRequestTooLong,
-                        "Batch requests cannot be longer than %ld bytes. You have sent %zu bytes.", max, total);
+                        "Batch requests cannot be longer than %d bytes. You have sent %zu bytes.", BATCH_PAYLOAD_MAX,
+                        total);
     }
     cJSON *ok = cJSON_CreateArray(), *failed = cJSON_CreateArray();
     cJSON_ArrayForEach(e, entries) {
@@ -1025,9 +1181,7 @@ static int redrive(struct dss_call *call, const struct queue *q, int64_t seq, in
         return 0;
     cJSON *p = cJSON_Parse(policy);
     const char *arn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "deadLetterTargetArn"));
-    const cJSON *max = cJSON_GetObjectItemCaseSensitive(p, "maxReceiveCount");
-    long limit = cJSON_IsNumber(max) ? (long)max->valuedouble
-                 : cJSON_IsString(max) ? strtol(max->valuestring, NULL, 10) : 0;
+    long limit = redrive_max_receives(p);
     const char *colon = arn ? strrchr(arn, ':') : NULL;
     struct queue dlq = {0};
     int moved = 0;
@@ -1149,19 +1303,12 @@ static int receive_options(struct dss_call *call, const cJSON *params, const str
     o->max = 1;
     o->visibility = queue_attr_long(q, "VisibilityTimeout");
     o->wait_s = queue_attr_long(q, "ReceiveMessageWaitTimeSeconds");
-    if (dss_param_int(params, "MaxNumberOfMessages", &o->max) < 0 || o->max < 1 || o->max > 10)
-        return dss_fail(call, DSS_E_InvalidParameterValue,
-                        "Value %lld for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.",
-                        (long long)o->max);
-    if (dss_param_int(params, "VisibilityTimeout", &o->visibility) < 0 || o->visibility < 0 ||
-        o->visibility > 43200)
-        return dss_fail(call, DSS_E_InvalidParameterValue,
-                        "Value %lld for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided.",
-                        (long long)o->visibility);
-    if (dss_param_int(params, "WaitTimeSeconds", &o->wait_s) < 0 || o->wait_s < 0 || o->wait_s > 20)
-        return dss_fail(call, DSS_E_InvalidParameterValue,
-                        "Value %lld for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.",
-                        (long long)o->wait_s);
+    if (param_in_range(call, params, "MaxNumberOfMessages", 1, 10, "Must be between 1 and 10, if provided.",
+                       &o->max) ||
+        param_in_range(call, params, "VisibilityTimeout", 0, 43200, "Must be >= 0 and <= 43200, if provided.",
+                       &o->visibility) ||
+        param_in_range(call, params, "WaitTimeSeconds", 0, 20, "Must be >= 0 and <= 20, if provided.", &o->wait_s))
+        return DSS_ERR;
     o->system_names = cJSON_GetObjectItemCaseSensitive(params, "AttributeNames");
     o->system_names2 = cJSON_GetObjectItemCaseSensitive(params, "MessageSystemAttributeNames");
     o->attr_names = cJSON_GetObjectItemCaseSensitive(params, "MessageAttributeNames");
@@ -1255,12 +1402,10 @@ static int change_visibility(struct dss_call *call, const struct queue *q, const
                              const cJSON *entry)
 {
     int64_t timeout = -1;
-    if (dss_param_int(entry, "VisibilityTimeout", &timeout) != 0)
+    if (param_in_range(call, entry, "VisibilityTimeout", 0, 43200, "Must be between 0 and 43200.", &timeout))
+        return DSS_ERR;
+    if (timeout < 0)
         return dss_fail(call, DSS_E_MissingParameter, "The request must contain the parameter VisibilityTimeout.");
-    if (timeout < 0 || timeout > 43200)
-        return dss_fail(call, DSS_E_InvalidParameterValue,
-                        "Value %lld for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200.",
-                        (long long)timeout);
     struct receipt r;
     enum handle_state state;
     int64_t visible_ms = 0, now = dss_clock_now_ms();
@@ -1318,13 +1463,14 @@ static int delete_entry(struct dss_call *call, const struct queue *q, const char
 }
 
 /* The shared body of DeleteMessageBatch and ChangeMessageVisibilityBatch. */
-static int handle_batch(struct dss_call *call, const cJSON *params, cJSON **result, entry_fn fn)
+static int handle_batch(struct dss_call *call, const cJSON *params, cJSON **result, entry_fn fn,
+                        const char *entry_name)
 {
     const cJSON *entries = cJSON_GetObjectItemCaseSensitive(params, "Entries");
     struct queue q = {0};
     if (queue_from_params(call, params, &q))
         return DSS_ERR;
-    if (check_batch(call, entries)) {
+    if (check_batch(call, entries, entry_name)) {
         queue_cleanup(&q);
         return DSS_ERR;
     }
@@ -1350,33 +1496,108 @@ static int handle_batch(struct dss_call *call, const cJSON *params, cJSON **resu
 /* DeleteMessageBatch: QueueUrl, Entries[{Id, ReceiptHandle}] -> Successful[], Failed[]. */
 static int sqs_delete_message_batch(struct dss_call *call, const cJSON *params, cJSON **result)
 {
-    return handle_batch(call, params, result, delete_entry);
+    return handle_batch(call, params, result, delete_entry, "DeleteMessageBatchRequestEntry");
 }
 
 /* ChangeMessageVisibilityBatch: QueueUrl, Entries[{Id, ReceiptHandle, VisibilityTimeout}]. */
 static int sqs_change_message_visibility_batch(struct dss_call *call, const cJSON *params, cJSON **result)
 {
-    return handle_batch(call, params, result, change_visibility);
+    return handle_batch(call, params, result, change_visibility, "ChangeMessageVisibilityBatchRequestEntry");
 }
 
+/* ---- Parameter types ---- */
+
+/* Checks that value v has the JSON type the model's shape for ref describes (structures and
+ * maps objects, lists arrays, integers numbers, strings and blobs strings), recursively;
+ * members the model does not know are left alone. The Query protocol builds parameters from the
+ * model, so only a JSON request can fail here. Returns 0, or fails the call with
+ * SerializationException naming the member. */
+static int check_shape(struct dss_call *call, const cJSON *model, const cJSON *ref, const cJSON *v,
+                       const char *member, int depth)
+{
+    const char *name = dss_param_str(ref, "shape");
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(model, "shapes"),
+                                                          name ? name : "");
+    const char *type = dss_param_str(shape, "type");
+    const cJSON *e;
+    int ok = 1;
+    if (!type || cJSON_IsNull(v) || depth > 8)
+        return 0;
+    if (!strcmp(type, "structure")) {
+        ok = cJSON_IsObject(v);
+        cJSON_ArrayForEach(e, (ok ? v : NULL)) {
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(shape, "members"),
+                                                              e->string);
+            if (m && check_shape(call, model, m, e, e->string, depth + 1))
+                return DSS_ERR;
+        }
+    } else if (!strcmp(type, "list") || !strcmp(type, "map")) {
+        ok = !strcmp(type, "list") ? cJSON_IsArray(v) : cJSON_IsObject(v);
+        const cJSON *inner = cJSON_GetObjectItemCaseSensitive(shape, !strcmp(type, "list") ? "member" : "value");
+        cJSON_ArrayForEach(e, (ok ? v : NULL)) {
+            if (check_shape(call, model, inner, e, member, depth + 1))
+                return DSS_ERR;
+        }
+    } else if (!strcmp(type, "integer") || !strcmp(type, "long")) {
+        ok = cJSON_IsNumber(v); /* a fraction is the operation's InvalidParameterValue, as in Query */
+    } else if (!strcmp(type, "boolean")) {
+        ok = cJSON_IsBool(v);
+    } else if (!strcmp(type, "string") || !strcmp(type, "blob")) {
+        ok = cJSON_IsString(v);
+    }
+    if (!ok)
+        return dss_fail(call, DSS_E_SerializationException, "Unexpected value for %s: expected a%s %s.", member,
+                        strchr("aeiou", type[0]) ? "n" : "", !strcmp(type, "structure") || !strcmp(type, "map")
+                                                             ? "object" : !strcmp(type, "list") ? "array" : type);
+    return 0;
+}
+
+/* Runs check_shape() over an operation's parameters. */
+static int check_params(struct dss_call *call, const char *op, const cJSON *params)
+{
+    const cJSON *model = dss_model("sqs-query");
+    /* A JSON string cut at \u0000 must not be used as if whole: a message body says so in
+     * send_one() (InvalidMessageContents, as AWS), any other value here. */
+    if (dss_call_params_nul(call) && strcmp(op, "SendMessage") != 0 && strcmp(op, "SendMessageBatch") != 0)
+        return dss_fail(call, DSS_E_InvalidParameterValue, "A parameter value holds the character #x0.");
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(model, "operations"), op), "input");
+    return input ? check_shape(call, model, input, params, op, 0) : 0;
+}
+
+/* Every operation first checks its parameters' types: the operations below read them with
+ * cJSON accessors that treat a mistyped value as absent. */
+#define SQS_OPERATIONS(X) \
+    X(CreateQueue, sqs_create_queue, DSS_OP_WRITE) \
+    X(GetQueueUrl, sqs_get_queue_url, DSS_OP_READONLY) \
+    X(ListQueues, sqs_list_queues, DSS_OP_READONLY) \
+    X(DeleteQueue, sqs_delete_queue, DSS_OP_WRITE) \
+    X(GetQueueAttributes, sqs_get_queue_attributes, DSS_OP_READONLY) \
+    X(SetQueueAttributes, sqs_set_queue_attributes, DSS_OP_WRITE) \
+    X(PurgeQueue, sqs_purge_queue, DSS_OP_WRITE) \
+    X(TagQueue, sqs_tag_queue, DSS_OP_WRITE) \
+    X(UntagQueue, sqs_untag_queue, DSS_OP_WRITE) \
+    X(ListQueueTags, sqs_list_queue_tags, DSS_OP_READONLY) \
+    X(SendMessage, sqs_send_message, DSS_OP_WRITE) \
+    X(SendMessageBatch, sqs_send_message_batch, DSS_OP_WRITE) \
+    X(ReceiveMessage, sqs_receive_message, DSS_OP_WRITE) \
+    X(DeleteMessage, sqs_delete_message, DSS_OP_WRITE) \
+    X(DeleteMessageBatch, sqs_delete_message_batch, DSS_OP_WRITE) \
+    X(ChangeMessageVisibility, sqs_change_message_visibility, DSS_OP_WRITE) \
+    X(ChangeMessageVisibilityBatch, sqs_change_message_visibility_batch, DSS_OP_WRITE)
+
+#define SQS_CHECKED(op, fn, flags) \
+    static int fn##_checked(struct dss_call *call, const cJSON *params, cJSON **result) \
+    { \
+        return check_params(call, #op, params) ? DSS_ERR : fn(call, params, result); \
+    }
+SQS_OPERATIONS(SQS_CHECKED)
+#undef SQS_CHECKED
+
 static const struct dss_operation sqs_ops[] = {
-    {"CreateQueue", sqs_create_queue, DSS_OP_WRITE},
-    {"GetQueueUrl", sqs_get_queue_url, DSS_OP_READONLY},
-    {"ListQueues", sqs_list_queues, DSS_OP_READONLY},
-    {"DeleteQueue", sqs_delete_queue, DSS_OP_WRITE},
-    {"GetQueueAttributes", sqs_get_queue_attributes, DSS_OP_READONLY},
-    {"SetQueueAttributes", sqs_set_queue_attributes, DSS_OP_WRITE},
-    {"PurgeQueue", sqs_purge_queue, DSS_OP_WRITE},
-    {"TagQueue", sqs_tag_queue, DSS_OP_WRITE},
-    {"UntagQueue", sqs_untag_queue, DSS_OP_WRITE},
-    {"ListQueueTags", sqs_list_queue_tags, DSS_OP_READONLY},
-    {"SendMessage", sqs_send_message, DSS_OP_WRITE},
-    {"SendMessageBatch", sqs_send_message_batch, DSS_OP_WRITE},
-    {"ReceiveMessage", sqs_receive_message, DSS_OP_WRITE},
-    {"DeleteMessage", sqs_delete_message, DSS_OP_WRITE},
-    {"DeleteMessageBatch", sqs_delete_message_batch, DSS_OP_WRITE},
-    {"ChangeMessageVisibility", sqs_change_message_visibility, DSS_OP_WRITE},
-    {"ChangeMessageVisibilityBatch", sqs_change_message_visibility_batch, DSS_OP_WRITE},
+#define SQS_OP_ROW(op, fn, flags) {#op, fn##_checked, flags},
+    SQS_OPERATIONS(SQS_OP_ROW)
+#undef SQS_OP_ROW
     {NULL, NULL, 0},
 };
 
@@ -1392,3 +1613,43 @@ const struct dss_service dss_sqs_service = {
     .schema_sql = schema,
     .ops = sqs_ops,
 };
+
+/* ---- For other services (sqs.h) ---- */
+
+/* The queue an ARN arn:aws:sqs:REGION:ACCOUNT:NAME names, if it exists in that region. */
+static int queue_from_arn(struct dss_call *call, const char *arn, struct queue *q)
+{
+    const char *name = strrchr(arn, ':');
+    char prefix[160];
+    if (!name || queue_load(call, name + 1, q) != 0)
+        return -1;
+    snprintf(prefix, sizeof prefix, "arn:aws:sqs:%s:" ACCOUNT_ID ":", q->region);
+    if (strlen(prefix) != (size_t)(name + 1 - arn) || strncmp(arn, prefix, strlen(prefix)) != 0) {
+        queue_cleanup(q);
+        return -1;
+    }
+    return 0;
+}
+
+int sqs_queue_exists(struct dss_call *call, const char *queue_arn)
+{
+    struct queue q = {0};
+    if (queue_from_arn(call, queue_arn, &q) != 0)
+        return 0;
+    queue_cleanup(&q);
+    return 1;
+}
+
+int sqs_send_internal(struct dss_call *call, const char *queue_arn, const char *body)
+{
+    struct queue q = {0};
+    if (queue_from_arn(call, queue_arn, &q) != 0)
+        return dss_fail(call, DSS_E_QueueDoesNotExist, "The specified queue does not exist.");
+    cJSON *msg = cJSON_CreateObject();
+    cJSON_AddStringToObject(msg, "MessageBody", body);
+    struct sent s;
+    int rc = send_one(call, &q, msg, &s);
+    cJSON_Delete(msg);
+    queue_cleanup(&q);
+    return rc;
+}

@@ -63,6 +63,33 @@ int url_encode(struct buf *out, const char *s, size_t n, int keep_slash)
     return 0;
 }
 
+int utf8_valid(const char *s, size_t n, size_t *bad_at)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        /* The second byte's range excludes overlong forms, surrogates and values past U+10FFFF. */
+        unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+        unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+        int ok = len != 0 && n - i >= len && p[i + 1] >= lo && p[i + 1] <= hi;
+        for (size_t k = 2; ok && k < len; k++)
+            ok = p[i + k] >= 0x80 && p[i + k] <= 0xBF;
+        if (!ok) {
+            if (bad_at)
+                *bad_at = i;
+            return 0;
+        }
+        i += len;
+    }
+    return 1;
+}
+
 int base64_encode(struct buf *out, const void *p, size_t n)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

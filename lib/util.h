@@ -14,6 +14,11 @@ long url_decode(const char *s, size_t n, char *out, int plus_is_space);
 /* Percent-encodes as RFC 3986 does (unreserved characters kept); keep_slash leaves '/' alone. */
 int url_encode(struct buf *out, const char *s, size_t n, int keep_slash);
 
+/* Whether s[0..n) is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF). Returns 1, or 0 with the offset of the first bad byte in *bad_at (if not
+ * NULL). */
+int utf8_valid(const char *s, size_t n, size_t *bad_at);
+
 /* Base64 (standard alphabet, padded). Decode returns the length, or -1 on bad input;
  * out must hold 3 * (n / 4) + 3 bytes. */
 int base64_encode(struct buf *out, const void *p, size_t n);

@@ -15,6 +15,11 @@
 #include "dynamodb/value.h"
 #include "service.h"
 
+/* ---- The request as a whole (shapes.c) ---- */
+/* Checks a request before its operation reads it: UTF-8 text, every member of the JSON type
+ * the model gives it (SerializationException as DynamoDB words it), no cut-short strings. */
+int ddb_check_request(struct dss_call *call, const char *op, const cJSON *params);
+
 /* ---- Tables ---- */
 struct ddb_table {
     int64_t id;
@@ -69,6 +74,9 @@ int ddb_map_param(struct dss_call *call, const cJSON *params, const char *name, 
 /* A string parameter that must be one of choices (NULL-terminated); *out = dflt if absent. */
 int ddb_enum_param(struct dss_call *call, const cJSON *params, const char *name, const char *const *choices,
                    const char *dflt, const char **out);
+/* An integer parameter (its type checked by ddb_check_request): 0 with *out set, fraction
+ * dropped, or 1 if absent (*out untouched). */
+int ddb_int_param(const cJSON *params, const char *name, int64_t *out);
 /* A boolean parameter; 0 if absent. */
 int ddb_bool_param(struct dss_call *call, const cJSON *params, const char *name, int *out);
 

@@ -285,8 +285,8 @@ static int op_list_tables(struct dss_call *call, const cJSON *params, cJSON **re
 {
     int64_t limit = 100;
     const char *start = dss_param_str(params, "ExclusiveStartTableName");
-    int has = dss_param_int(params, "Limit", &limit);
-    if (has < 0 || limit < 1 || limit > 100)
+    ddb_int_param(params, "Limit", &limit);
+    if (limit < 1 || limit > 100)
         return dss_fail(call, DSS_E_ValidationException,
                         "1 validation error detected: Value '%lld' at 'limit' failed to satisfy constraint: Member must have value %s",
                         (long long)limit, limit < 1 ? "greater than or equal to 1" : "less than or equal to 100");
@@ -310,19 +310,34 @@ static int op_list_tables(struct dss_call *call, const cJSON *params, cJSON **re
     return DSS_OK;
 }
 
+/* Every operation first passes ddb_check_request() (shapes.c): the operations read members
+ * with cJSON accessors that would take a mistyped member for an absent one. */
+#define DDB_OPERATIONS(X) \
+    X(CreateTable, op_create_table, DSS_OP_WRITE) \
+    X(DescribeTable, op_describe_table, DSS_OP_READONLY) \
+    X(ListTables, op_list_tables, DSS_OP_READONLY) \
+    X(DeleteTable, op_delete_table, DSS_OP_WRITE) \
+    X(PutItem, ddb_op_put_item, DSS_OP_WRITE) \
+    X(GetItem, ddb_op_get_item, DSS_OP_READONLY) \
+    X(UpdateItem, ddb_op_update_item, DSS_OP_WRITE) \
+    X(DeleteItem, ddb_op_delete_item, DSS_OP_WRITE) \
+    X(Query, ddb_op_query, DSS_OP_READONLY) \
+    X(Scan, ddb_op_scan, DSS_OP_READONLY) \
+    X(BatchWriteItem, ddb_op_batch_write_item, DSS_OP_WRITE) \
+    X(BatchGetItem, ddb_op_batch_get_item, DSS_OP_READONLY)
+
+#define DDB_CHECKED(name, fn, flags) \
+    static int checked_##name(struct dss_call *call, const cJSON *params, cJSON **result) \
+    { \
+        return ddb_check_request(call, #name, params) < 0 ? DSS_ERR : fn(call, params, result); \
+    }
+DDB_OPERATIONS(DDB_CHECKED)
+#undef DDB_CHECKED
+
 static const struct dss_operation ops[] = {
-    {"CreateTable", op_create_table, DSS_OP_WRITE},
-    {"DescribeTable", op_describe_table, DSS_OP_READONLY},
-    {"ListTables", op_list_tables, DSS_OP_READONLY},
-    {"DeleteTable", op_delete_table, DSS_OP_WRITE},
-    {"PutItem", ddb_op_put_item, DSS_OP_WRITE},
-    {"GetItem", ddb_op_get_item, DSS_OP_READONLY},
-    {"UpdateItem", ddb_op_update_item, DSS_OP_WRITE},
-    {"DeleteItem", ddb_op_delete_item, DSS_OP_WRITE},
-    {"Query", ddb_op_query, DSS_OP_READONLY},
-    {"Scan", ddb_op_scan, DSS_OP_READONLY},
-    {"BatchWriteItem", ddb_op_batch_write_item, DSS_OP_WRITE},
-    {"BatchGetItem", ddb_op_batch_get_item, DSS_OP_READONLY},
+#define DDB_ROW(name, fn, flags) {#name, checked_##name, flags},
+    DDB_OPERATIONS(DDB_ROW)
+#undef DDB_ROW
     {NULL, NULL, 0},
 };
 

@@ -158,7 +158,7 @@ static int test_function(const struct node *n, const cJSON *item)
     case FN_ATTRIBUTE_EXISTS: r = a.av != NULL; break;
     case FN_ATTRIBUTE_NOT_EXISTS: r = a.av == NULL; break;
     case FN_ATTRIBUTE_TYPE:
-        r = a.av && ddb_type_of(b.av) == DDB_T_S && strcmp(ddb_type_name(ddb_type_of(a.av)), b.av->child->valuestring) == 0;
+        r = a.av && b.av && ddb_type_of(b.av) == DDB_T_S && strcmp(ddb_type_name(ddb_type_of(a.av)), b.av->child->valuestring) == 0;
         break;
     case FN_BEGINS_WITH: r = begins_with(a.av, b.av); break;
     case FN_CONTAINS: r = contains(a.av, b.av); break;

@@ -45,10 +45,7 @@ static void read_req_cleanup(struct read_req *r)
 static int limit_param(struct dss_call *call, const cJSON *params, int64_t *limit)
 {
     *limit = 0;
-    int rc = dss_param_int(params, "Limit", limit);
-    if (rc < 0)
-        return dss_fail(call, DSS_E_SerializationException, "Unexpected value type for Limit");
-    if (rc == 0 && *limit < 1)
+    if (ddb_int_param(params, "Limit", limit) == 0 && *limit < 1)
         return dss_fail(call, DSS_E_ValidationException,
                         "1 validation error detected: Value '%lld' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
                         (long long)*limit);
@@ -206,6 +203,11 @@ static void prefix_end(struct buf *b, const struct buf *prefix)
     buf_set(b, prefix, 0);
     while (b->len > 1 && (unsigned char)b->data[b->len - 1] == 0xFF)
         b->len--;
+    if (b->len == 0) { /* no encoding (check_key_types refuses such values): above every key */
+        buf_reset(b);
+        buf_puts(b, DDB_KEY_HIGH);
+        return;
+    }
     b->data[b->len - 1]++;
 }
 
@@ -256,12 +258,13 @@ static int legacy_key_condition(struct dss_call *call, const cJSON *params, stru
         for (cJSON *v = list->child; v; v = v->next)
             if (ddb_av_check(v, &e) < 0)
                 return ddb_fail(call, &e);
+        const cJSON *v1 = list->child, *v2 = v1 ? v1->next : NULL; /* n is 1 or 2: v1 is there */
         if (strcmp(c->string, r->t.hash_name) == 0 && ops[i] == DDB_KEY_EQ) {
-            kc->hash_value = list->child;
+            kc->hash_value = v1;
         } else if (r->t.range_name && strcmp(c->string, r->t.range_name) == 0) {
             kc->range_op = ops[i];
-            kc->range_v1 = list->child;
-            kc->range_v2 = list->child->next;
+            kc->range_v1 = v1;
+            kc->range_v2 = v2;
         } else {
             return dss_fail(call, DSS_E_ValidationException, "Query key condition not supported");
         }
@@ -275,6 +278,7 @@ static int key_condition(struct dss_call *call, const cJSON *params, struct read
 {
     struct ddb_err e;
     int legacy = cJSON_GetObjectItemCaseSensitive(params, "KeyConditions") != NULL;
+    memset(kc, 0, sizeof *kc);
     if (legacy && r->keycond)
         return dss_fail(call, DSS_E_ValidationException,
                         "Can not use both expression and non-expression parameters in the same request: "
@@ -293,10 +297,19 @@ static int key_condition(struct dss_call *call, const cJSON *params, struct read
 static int check_key_types(struct dss_call *call, const struct read_req *r, const struct ddb_key_cond *kc)
 {
     enum ddb_type ht = ddb_type_of(kc->hash_value);
+    if (!kc->hash_value)
+        return dss_fail(call, DSS_E_ValidationException, "Query condition missed key schema element: %s", r->t.hash_name);
     if (ht != r->t.hash_type || (kc->range_v1 && ddb_type_of(kc->range_v1) != r->t.range_type)
         || (kc->range_v2 && ddb_type_of(kc->range_v2) != r->t.range_type))
         return dss_fail(call, DSS_E_ValidationException,
                         "One or more parameter values were invalid: Condition parameter type does not match schema type");
+    /* Larger values could not be a key, and would not fit the bounds' buffers. */
+    if (ddb_av_size(kc->hash_value) > 2048)
+        return dss_fail(call, DSS_E_ValidationException,
+                        "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes");
+    if ((kc->range_v1 && ddb_av_size(kc->range_v1) > 1024) || (kc->range_v2 && ddb_av_size(kc->range_v2) > 1024))
+        return dss_fail(call, DSS_E_ValidationException,
+                        "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes");
     if ((ht == DDB_T_S || ht == DDB_T_B) && kc->hash_value->child->valuestring[0] == '\0')
         return dss_fail(call, DSS_E_ValidationException,
                         "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty %s value. Key: %s",
@@ -362,10 +375,8 @@ int ddb_op_query(struct dss_call *call, const cJSON *params, cJSON **result)
 
 static int segment_params(struct dss_call *call, const cJSON *params, struct read_req *r)
 {
-    int has_seg = dss_param_int(params, "Segment", &r->segment);
-    int has_total = dss_param_int(params, "TotalSegments", &r->total_segments);
-    if (has_seg < 0 || has_total < 0)
-        return dss_fail(call, DSS_E_SerializationException, "Unexpected value type for Segment or TotalSegments");
+    int has_seg = ddb_int_param(params, "Segment", &r->segment);
+    int has_total = ddb_int_param(params, "TotalSegments", &r->total_segments);
     if (has_seg == 0 && has_total != 0)
         return dss_fail(call, DSS_E_ValidationException,
                         "The TotalSegments parameter is required but was not present in the request when parameter Segment is present");

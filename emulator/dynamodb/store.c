@@ -378,6 +378,16 @@ int ddb_enum_param(struct dss_call *call, const cJSON *params, const char *name,
     return DSS_ERR;
 }
 
+int ddb_int_param(const cJSON *params, const char *name, int64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, name);
+    if (!cJSON_IsNumber(v))
+        return 1;
+    double d = floor(v->valuedouble); /* DynamoDB's deserializer drops a fraction */
+    *out = d >= 4e18 ? (int64_t)4e18 : d <= -4e18 ? (int64_t)-4e18 : (int64_t)d;
+    return 0;
+}
+
 int ddb_bool_param(struct dss_call *call, const cJSON *params, const char *name, int *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, name);
@@ -455,9 +465,11 @@ int ddb_exprs_init(struct dss_call *call, const cJSON *params, const char *const
         buf_free(&why);
         return DSS_ERR;
     }
-    if (values && (!(x->values = cJSON_Duplicate(values, 1)) || check_values(call, x->values) < 0)) {
+    if (values && !(x->values = cJSON_Duplicate(values, 1)))
+        return dss_fail(call, DSS_E_InternalFailure, "out of memory");
+    if (values && check_values(call, x->values) < 0) {
         ddb_exprs_cleanup(x);
-        return x->values ? DSS_ERR : dss_fail(call, DSS_E_InternalFailure, "out of memory");
+        return DSS_ERR;
     }
     if (ddb_expr_ctx_init(&x->ctx, names, x->values) < 0) {
         ddb_exprs_cleanup(x);

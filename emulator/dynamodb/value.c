@@ -326,6 +326,19 @@ long ddb_b64_decode(const char *text, unsigned char **out)
 
 /* ---- Validation ---- */
 
+/* The Java class DynamoDB's deserializer sees a JSON number as. */
+const char *ddb_number_class(double v)
+{
+    if (!(v >= -9.2e18 && v <= 9.2e18) || v != (double)(long long)v) /* range first: the cast */
+        return "java.lang.Double";
+    if (v >= -32768 && v <= 32767)
+        return "java.lang.Short";
+    if (v >= -2147483648.0 && v <= 2147483647.0)
+        return "java.lang.Integer";
+    return "java.lang.Long";
+}
+
+
 /* The SerializationException a JSON value of the wrong kind draws, worded as the Java
  * deserializer behind DynamoDB words it. */
 static int type_error(struct ddb_err *e, const cJSON *v, const char *want)
@@ -334,7 +347,7 @@ static int type_error(struct ddb_err *e, const cJSON *v, const char *want)
         return ddb_errf(e, DSS_E_SerializationException, "Start of list found where not expected");
     if (cJSON_IsObject(v))
         return ddb_errf(e, DSS_E_SerializationException, "Start of structure or map found where not expected.");
-    const char *cls = cJSON_IsBool(v) ? "java.lang.Boolean" : cJSON_IsNumber(v) ? "java.lang.Integer"
+    const char *cls = cJSON_IsBool(v) ? "java.lang.Boolean" : cJSON_IsNumber(v) ? ddb_number_class(v->valuedouble)
                     : cJSON_IsString(v) ? "java.lang.String" : "null";
     return ddb_errf(e, DSS_E_SerializationException, "class %s can not be converted to an %s", cls, want);
 }

@@ -28,6 +28,10 @@ struct ddb_err {
 int ddb_errf(struct ddb_err *e, enum dss_error code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The Java class DynamoDB's deserializer takes a JSON number for ("java.lang.Short"), as its
+ * SerializationException messages name it. */
+const char *ddb_number_class(double v);
+
 /* ---- Decimal numbers ---- */
 #define DDB_NUM_DIGITS 38   /* most significant digits DynamoDB keeps */
 #define DDB_NUM_STRMAX 200  /* longest canonical text, with sign, point and NUL */

@@ -4,10 +4,15 @@ EmulatorTestCase starts `$DSS_BIN/dss-emulator --listen 127.0.0.1:0 --ephemeral`
 class, reads the port it bound from its first line of output, and stops it (SIGTERM, then
 SIGKILL) when the class ends -- also when a test fails or the run is interrupted, so no stray
 emulator outlives the suite. Clients get dummy credentials and us-east-1.
+
+DSS_EMULATOR_WRAPPER, if set, is a command line every emulator is started under (ci/valgrind
+sets "valgrind --error-exitcode=99 ..."); DSS_STOP_TIMEOUT is how long a stopping emulator
+may take before it is killed (default 10 s, 120 s under a wrapper).
 """
 import atexit
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -34,12 +39,16 @@ def _kill_all():
 atexit.register(_kill_all)
 
 
-def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+WRAPPER = shlex.split(os.environ.get("DSS_EMULATOR_WRAPPER", ""))
+STOP_TIMEOUT = float(os.environ.get("DSS_STOP_TIMEOUT") or (120 if WRAPPER else 10))
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=None):
     """Stops proc with sig, then SIGKILL if it has not gone within timeout seconds."""
     if proc.poll() is None:
         try:
             proc.send_signal(sig)
-            proc.wait(timeout=timeout)
+            proc.wait(timeout=STOP_TIMEOUT if timeout is None else timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -61,7 +70,7 @@ class Emulator:
         self.stderr_path = None
 
     def start(self):
-        args = [os.path.join(BIN, "dss-emulator"), "--listen", "127.0.0.1:%d" % self.port]
+        args = WRAPPER + [os.path.join(BIN, "dss-emulator"), "--listen", "127.0.0.1:%d" % self.port]
         args += ["--data-dir", self.data_dir] if self.data_dir else ["--ephemeral"]
         args += self.extra_args
         fd, self.stderr_path = tempfile.mkstemp(prefix="dss-emulator-", suffix=".log")

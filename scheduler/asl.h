@@ -1,0 +1,108 @@
+/* asl.h -- an Amazon States Language definition, loaded and checked.
+ *
+ * Supported: Task, Pass (Result, Parameters), Choice (String-, Numeric-, Boolean- and Is- comparisons
+ * and their *Path forms, StringMatches, And/Or/Not), Wait (Seconds, SecondsPath, Timestamp,
+ * TimestampPath), Succeed, Fail; InputPath, Parameters (".$" keys), ResultSelector, ResultPath,
+ * OutputPath; Retry (ErrorEquals, IntervalSeconds, MaxAttempts, BackoffRate, MaxDelaySeconds)
+ * and Catch (ErrorEquals incl. States.ALL, Next, ResultPath); TimeoutSeconds on the machine.
+ * Limitations: no Map/Parallel, no intrinsic functions (States.Format...), no TimeoutSeconds or
+ * HeartbeatSeconds on Task states (tasks are built-in functions that always answer).
+ *
+ * Every problem is reported at load with the state and field named, e.g.
+ *   State "GetJob": field "Retry[0].BackoffRate": must be a number >= 1.0
+ * All strings in the structs point into the parsed definition (machine->root).
+ */
+#ifndef DSS_SCHED_ASL_H
+#define DSS_SCHED_ASL_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+enum asl_kind { ASL_TASK, ASL_PASS, ASL_CHOICE, ASL_WAIT, ASL_SUCCEED, ASL_FAIL };
+
+struct asl_retrier {
+    const cJSON *errors; /* array of strings */
+    double interval_s;   /* IntervalSeconds (default 1) */
+    int max_attempts;    /* MaxAttempts (default 3; 0 = never retry) */
+    double backoff;      /* BackoffRate (default 2.0) */
+    double max_delay_s;  /* MaxDelaySeconds (0 = none) */
+};
+
+struct asl_catcher {
+    const cJSON *errors;
+    const char *next;
+    int next_idx;
+    const char *result_path; /* NULL: "$" */
+    int result_discard;      /* ResultPath: null */
+};
+
+enum asl_op {
+    OP_AND, OP_OR, OP_NOT,
+    OP_STR_EQ, OP_STR_LT, OP_STR_GT, OP_STR_LE, OP_STR_GE, OP_STR_MATCHES,
+    OP_NUM_EQ, OP_NUM_LT, OP_NUM_GT, OP_NUM_LE, OP_NUM_GE,
+    OP_BOOL_EQ,
+    OP_IS_PRESENT, OP_IS_NULL, OP_IS_STRING, OP_IS_NUMERIC, OP_IS_BOOLEAN,
+};
+
+struct asl_rule {
+    enum asl_op op;
+    const char *variable;     /* comparisons */
+    const cJSON *value;       /* the operand, or the path string for *Path operators */
+    int value_is_path;
+    struct asl_rule *sub;     /* And/Or: nsub rules; Not: one */
+    int nsub;
+    const char *next;         /* top-level rules only */
+    int next_idx;
+};
+
+struct asl_state {
+    const char *name;
+    enum asl_kind kind;
+    const char *next; /* NULL when End */
+    int next_idx;
+    const char *input_path, *output_path, *result_path; /* NULL: "$" */
+    int input_discard, output_discard, result_discard;  /* the path is JSON null */
+    const cJSON *parameters, *result_selector, *result;
+    /* Task */
+    const char *resource;
+    int task; /* index given by the resolver */
+    struct asl_retrier *retry;
+    int nretry;
+    struct asl_catcher *catchers;
+    int ncatch;
+    /* Choice */
+    struct asl_rule *choices;
+    int nchoices;
+    const char *default_next;
+    int default_idx;
+    /* Wait: exactly one of these */
+    double seconds;
+    int has_seconds;
+    const char *seconds_path, *timestamp, *timestamp_path;
+    /* Fail */
+    const char *error, *cause;
+};
+
+struct asl_machine {
+    cJSON *root;
+    const char *start_at;
+    int start_idx;
+    struct asl_state *states;
+    int nstates;
+    double timeout_s; /* 0: none */
+};
+
+/* Maps a Task's Resource to a task index, or -1 if unknown. */
+typedef int (*asl_resolve_fn)(const char *resource);
+
+/* Parses and checks text. Returns the machine, or NULL with the problem in err. */
+struct asl_machine *asl_load(const char *text, size_t len, asl_resolve_fn resolve, char *err, size_t errlen);
+void asl_free(struct asl_machine *m);
+/* Index of the state called name, or -1. */
+int asl_find(const struct asl_machine *m, const char *name);
+const char *asl_kind_name(enum asl_kind k);
+
+/* Does error name `error` match the ErrorEquals list (States.ALL, States.TaskFailed rules)? */
+int asl_error_matches(const cJSON *errors, const char *error);
+
+#endif

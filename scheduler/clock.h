@@ -1,0 +1,32 @@
+/* clock.h -- the scheduler's one clock.
+ *
+ * Every time the scheduler reads (X-Amz-Date, Wait states, retry intervals, poll intervals,
+ * history timestamps) comes from sched_now_ms(); nothing else calls time() or sleeps. By default
+ * the clock is wall time. A test or harness can install its own source (sched_clock_set), or a
+ * virtual clock that stands still until the loop has nothing to do but wait, then jumps to the
+ * next timer (sched_clock_virtual) -- a one-hour Wait state then takes no real time.
+ */
+#ifndef DSS_SCHED_CLOCK_H
+#define DSS_SCHED_CLOCK_H
+
+#include <stdint.h>
+
+#include "awsclient.h"
+
+/* Epoch milliseconds on the scheduler's clock. */
+int64_t sched_now_ms(void);
+/* The clock as the AWS client takes it. */
+const struct aws_clock *sched_clock(void);
+/* Installs another time source (NULL: back to wall time). */
+void sched_clock_set(int64_t (*now)(void *ctx), void *ctx);
+/* Virtual clock starting at start_ms. */
+void sched_clock_virtual(int64_t start_ms);
+int sched_clock_is_virtual(void);
+/* Virtual clock only: moves it forward to t (never back). */
+void sched_clock_advance_to(int64_t t);
+/* Real milliseconds to block until the clock reaches t (0 if reached; virtual: 0). */
+int64_t sched_clock_wall_ms_until(int64_t t);
+/* Monotonic real milliseconds, for curl's network timeouts only. */
+int64_t sched_monotonic_ms(void);
+
+#endif

@@ -1,0 +1,992 @@
+/* engine.c -- see engine.h.
+ *
+ * Payload processing follows the States Language spec: raw input -> InputPath -> Parameters ->
+ * (task) -> ResultSelector -> ResultPath (merged into the raw input) -> OutputPath. Errors a task
+ * reports go to the first matching retrier (until its MaxAttempts), then the first matching
+ * catcher, else the execution fails. Path failures are States.Runtime and fail the execution,
+ * except a ResultPath that cannot be applied (States.ResultPathMatchFailure, catchable).
+ */
+#include "engine.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "jsonpath.h"
+#include "util.h"
+
+enum xstatus { X_RUNNING, X_SUCCEEDED, X_FAILED };
+
+struct execution {
+    struct engine *e;
+    int64_t id;
+    char *name, *instance_id;
+    int state;            /* index of the current state */
+    cJSON *input;         /* raw input of the current state */
+    cJSON *pending_out;   /* Wait: output once the timer fires; ready queue: next state's input */
+    int next;             /* ready queue: state to enter next (-1: succeed) */
+    int *attempts;        /* per retrier of the current state */
+    struct task_call *call;
+    int64_t events;
+    int64_t started_ms, entered_ms;
+    int64_t deadline_ms;  /* machine TimeoutSeconds, 0 none */
+    struct execution *ready_next;
+    int in_ready;
+    struct execution *prev, *next_live; /* every live execution, for engine_free */
+};
+
+struct engine {
+    const struct asl_machine *m;
+    const struct task_def *tasks;
+    int ntasks;
+    void *task_env;
+    struct loop *loop;
+    struct journal *j;
+    struct engine_options opt;
+    struct engine_stats stats;
+    struct execution *ready_head, *ready_tail;
+    int draining;
+    int maxretry;
+    struct execution *live;
+};
+
+static const struct task_def *resolver_tasks;
+static int resolver_n;
+
+void engine_set_resolver_table(const struct task_def *tasks, int ntasks)
+{
+    resolver_tasks = tasks;
+    resolver_n = ntasks;
+}
+
+int engine_resolve(const char *resource)
+{
+    for (int i = 0; i < resolver_n; i++)
+        if (strcmp(resolver_tasks[i].resource, resource) == 0)
+            return i;
+    return -1;
+}
+
+struct engine *engine_new(const struct asl_machine *m, const struct task_def *tasks, int ntasks, void *task_env,
+                          struct loop *loop, struct journal *j, const struct engine_options *opt)
+{
+    struct engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->m = m;
+    e->tasks = tasks;
+    e->ntasks = ntasks;
+    e->task_env = task_env;
+    e->loop = loop;
+    e->j = j;
+    if (opt)
+        e->opt = *opt;
+    if (e->opt.max_events <= 0)
+        e->opt.max_events = 25000;
+    if (e->opt.max_payload == 0)
+        e->opt.max_payload = 262144;
+    for (int i = 0; i < m->nstates; i++)
+        if (m->states[i].nretry > e->maxretry)
+            e->maxretry = m->states[i].nretry;
+    return e;
+}
+
+struct engine_stats *engine_stats(struct engine *e)
+{
+    return &e->stats;
+}
+
+const struct asl_machine *engine_machine(struct engine *e)
+{
+    return e->m;
+}
+
+/* ---- executions ---- */
+
+static void exec_free(struct execution *x)
+{
+    struct engine *e = x->e;
+    if (x->prev)
+        x->prev->next_live = x->next_live;
+    else if (e->live == x)
+        e->live = x->next_live;
+    if (x->next_live)
+        x->next_live->prev = x->prev;
+    if (x->call) {
+        cJSON_Delete(x->call->input);
+        free(x->call->scratch);
+        free(x->call->req);
+        free(x->call);
+    }
+    cJSON_Delete(x->input);
+    cJSON_Delete(x->pending_out);
+    free(x->attempts);
+    free(x->name);
+    free(x->instance_id);
+    free(x);
+}
+
+static const struct asl_state *cur(struct execution *x)
+{
+    return &x->e->m->states[x->state];
+}
+
+static void log_line(struct execution *x, const char *event, const char *state, const char *detail)
+{
+    struct engine *e = x->e;
+    if (!e->opt.log)
+        return;
+    char ts[32];
+    iso8601_ms(sched_now_ms(), ts);
+    if (e->opt.log_json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "time", ts);
+        cJSON_AddStringToObject(o, "execution", x->name);
+        if (x->instance_id)
+            cJSON_AddStringToObject(o, "instance", x->instance_id);
+        cJSON_AddStringToObject(o, "event", event);
+        if (state)
+            cJSON_AddStringToObject(o, "state", state);
+        if (detail)
+            cJSON_AddStringToObject(o, "detail", detail);
+        char *s = cJSON_PrintUnformatted(o);
+        if (s)
+            fprintf(e->opt.log, "%s\n", s);
+        free(s);
+        cJSON_Delete(o);
+    } else {
+        fprintf(e->opt.log, "%s %s %s%s%s%s%s\n", ts, x->name, event, state ? " " : "", state ? state : "",
+                detail ? " " : "", detail ? detail : "");
+    }
+}
+
+/* Records one history event with data already printed (may be NULL). Returns 0, or -1 when the
+ * execution has hit the history limit (the caller must then fail it). */
+static int event_text(struct execution *x, const char *type, const char *state, const char *text)
+{
+    struct engine *e = x->e;
+    x->events++;
+    if (e->j)
+        journal_event(e->j, x->id, x->events, sched_now_ms(), type, state, e->opt.history_data ? text : NULL);
+    return x->events >= e->opt.max_events ? -1 : 0;
+}
+
+/* The same with data (may be NULL, not taken) printed here. */
+static int event(struct execution *x, const char *type, const char *state, const cJSON *data)
+{
+    char *text = data && x->e->opt.history_data && x->e->j ? cJSON_PrintUnformatted(data) : NULL;
+    int rc = event_text(x, type, state, text);
+    free(text);
+    return rc;
+}
+
+static void finish(struct execution *x, enum xstatus st, const char *error, const char *cause, cJSON *output)
+{
+    struct engine *e = x->e;
+    const char *type = st == X_SUCCEEDED ? "ExecutionSucceeded" : "ExecutionFailed";
+    cJSON *d = cJSON_CreateObject();
+    if (st == X_FAILED) {
+        cJSON_AddStringToObject(d, "error", error ? error : "");
+        cJSON_AddStringToObject(d, "cause", cause ? cause : "");
+    } else if (output) {
+        cJSON_AddItemReferenceToObject(d, "output", output);
+    }
+    x->events++;
+    char *text = e->opt.history_data || st == X_FAILED ? cJSON_PrintUnformatted(d) : NULL;
+    char *out = output ? cJSON_PrintUnformatted(output) : NULL;
+    if (e->j) {
+        journal_event(e->j, x->id, x->events, sched_now_ms(), type, NULL, text);
+        journal_finish(e->j, x->id, st == X_SUCCEEDED ? "SUCCEEDED" : "FAILED", error, cause, out, x->events,
+                       sched_now_ms());
+    }
+    log_line(x, type, NULL, st == X_FAILED ? error : NULL);
+    if (st == X_FAILED && cause)
+        log_line(x, "cause", NULL, cause);
+    free(text);
+    free(out);
+    cJSON_Delete(d);
+    if (e->opt.on_finish)
+        e->opt.on_finish(e->opt.on_finish_arg, x->name, st == X_SUCCEEDED, error, cause, output);
+    cJSON_Delete(output);
+    e->stats.running--;
+    if (st == X_SUCCEEDED)
+        e->stats.succeeded++;
+    else
+        e->stats.failed++;
+    exec_free(x);
+}
+
+static void fail_exec(struct execution *x, const char *error, const char *cause)
+{
+    finish(x, X_FAILED, error, cause, NULL);
+}
+
+static int too_big(struct execution *x, const cJSON *v)
+{
+    if (!v)
+        return 0;
+    char *s = cJSON_PrintUnformatted(v);
+    size_t n = s ? strlen(s) : 0;
+    free(s);
+    return n > x->e->opt.max_payload;
+}
+
+/* The context object ($$). */
+static cJSON *context(struct execution *x)
+{
+    char ts[32];
+    cJSON *c = cJSON_CreateObject(), *ex = cJSON_AddObjectToObject(c, "Execution"),
+          *st = cJSON_AddObjectToObject(c, "State"), *sm = cJSON_AddObjectToObject(c, "StateMachine");
+    cJSON_AddStringToObject(ex, "Id", x->name);
+    cJSON_AddStringToObject(ex, "Name", x->name);
+    iso8601_ms(x->started_ms, ts);
+    cJSON_AddStringToObject(ex, "StartTime", ts);
+    cJSON_AddStringToObject(st, "Name", cur(x)->name);
+    iso8601_ms(x->entered_ms, ts);
+    cJSON_AddStringToObject(st, "EnteredTime", ts);
+    int rc = 0;
+    for (int i = 0; x->attempts && i < cur(x)->nretry; i++)
+        rc += x->attempts[i];
+    cJSON_AddNumberToObject(st, "RetryCount", rc);
+    cJSON_AddStringToObject(sm, "Name", "dss-scheduler");
+    return c;
+}
+
+/* Evaluates a Parameters/ResultSelector template. Returns a new value, or NULL with err. */
+static cJSON *apply_template(const cJSON *t, cJSON *in, cJSON *ctx, char *err, size_t errlen)
+{
+    if (!cJSON_IsObject(t) && !cJSON_IsArray(t))
+        return cJSON_Duplicate(t, 1);
+    cJSON *out = cJSON_IsObject(t) ? cJSON_CreateObject() : cJSON_CreateArray();
+    const cJSON *f;
+    cJSON_ArrayForEach(f, t)
+    {
+        cJSON *v;
+        size_t n = f->string ? strlen(f->string) : 0;
+        if (n > 2 && strcmp(f->string + n - 2, ".$") == 0) {
+            cJSON *src = jsonpath_get(in, ctx, f->valuestring);
+            if (!src) {
+                snprintf(err, errlen, "The JSONPath '%s' specified for the field '%s' could not be found in the input",
+                         f->valuestring, f->string);
+                cJSON_Delete(out);
+                return NULL;
+            }
+            v = cJSON_Duplicate(src, 1);
+            char key[256];
+            snprintf(key, sizeof key, "%.*s", (int)(n - 2), f->string);
+            cJSON_AddItemToObject(out, key, v);
+            continue;
+        }
+        v = apply_template(f, in, ctx, err, errlen);
+        if (!v) {
+            cJSON_Delete(out);
+            return NULL;
+        }
+        if (cJSON_IsObject(out))
+            cJSON_AddItemToObject(out, f->string, v);
+        else
+            cJSON_AddItemToArray(out, v);
+    }
+    return out;
+}
+
+/* InputPath: a new value (NULL with err when the path matches nothing). */
+static cJSON *input_path(const struct asl_state *s, cJSON *raw, cJSON *ctx, char *err, size_t errlen)
+{
+    if (s->input_discard)
+        return cJSON_CreateObject();
+    if (!s->input_path)
+        return cJSON_Duplicate(raw, 1);
+    cJSON *v = jsonpath_get(raw, ctx, s->input_path);
+    if (!v) {
+        snprintf(err, errlen, "Invalid path '%s' : No results for path: $['%s']", s->input_path, s->input_path);
+        return NULL;
+    }
+    return cJSON_Duplicate(v, 1);
+}
+
+/* OutputPath applied to v (taken). NULL with err when nothing matches. */
+static cJSON *output_path(const struct asl_state *s, cJSON *v, char *err, size_t errlen)
+{
+    if (s->output_discard) {
+        cJSON_Delete(v);
+        return cJSON_CreateObject();
+    }
+    if (!s->output_path)
+        return v;
+    cJSON *o = jsonpath_get(v, NULL, s->output_path);
+    if (!o) {
+        snprintf(err, errlen, "Invalid path '%s': the output does not contain it", s->output_path);
+        cJSON_Delete(v);
+        return NULL;
+    }
+    cJSON *r = cJSON_Duplicate(o, 1);
+    cJSON_Delete(v);
+    return r;
+}
+
+/* ResultPath: merges result (taken) into raw (taken); returns the new document or NULL. */
+static cJSON *result_path(const char *path, int discard, cJSON *raw, cJSON *result, char *err, size_t errlen)
+{
+    if (discard) {
+        cJSON_Delete(result);
+        return raw;
+    }
+    if (!path) {
+        cJSON_Delete(raw);
+        return result;
+    }
+    if (jsonpath_set(&raw, path, result, err, errlen)) {
+        cJSON_Delete(raw);
+        return NULL;
+    }
+    return raw;
+}
+
+/* ---- the ready queue ---- */
+
+static void enter(struct execution *x, int idx, cJSON *input);
+
+static void drain(struct engine *e)
+{
+    if (e->draining)
+        return;
+    e->draining = 1;
+    while (e->ready_head) {
+        struct execution *x = e->ready_head;
+        e->ready_head = x->ready_next;
+        if (!e->ready_head)
+            e->ready_tail = NULL;
+        x->ready_next = NULL;
+        x->in_ready = 0;
+        cJSON *in = x->pending_out;
+        x->pending_out = NULL;
+        if (x->next < 0)
+            finish(x, X_SUCCEEDED, NULL, NULL, in);
+        else
+            enter(x, x->next, in);
+    }
+    e->draining = 0;
+}
+
+/* Leaves the current state with output (taken) for state next (-1: the execution succeeds). */
+static void transition(struct execution *x, int next, cJSON *output)
+{
+    struct engine *e = x->e;
+    const struct asl_state *s = cur(x);
+    char type[64];
+    snprintf(type, sizeof type, "%sStateExited", asl_kind_name(s->kind));
+    char *text = cJSON_PrintUnformatted(output);
+    if (text && strlen(text) > e->opt.max_payload) {
+        free(text);
+        cJSON_Delete(output);
+        fail_exec(x, "States.DataLimitExceeded", "The state output exceeds the maximum payload size");
+        return;
+    }
+    int full = event_text(x, type, s->name, text);
+    free(text);
+    if (full) {
+        cJSON_Delete(output);
+        fail_exec(x, "States.Runtime", "The execution history reached the limit of events");
+        return;
+    }
+    e->stats.transitions++;
+    x->next = next;
+    x->pending_out = output;
+    x->in_ready = 1;
+    if (e->ready_tail)
+        e->ready_tail->ready_next = x;
+    else
+        e->ready_head = x;
+    e->ready_tail = x;
+}
+
+/* ---- Choice ---- */
+
+static int str_matches(const char *pat, const char *s)
+{
+    /* '*' matches any run; "\*" and "\\" are literal. */
+    while (*pat) {
+        if (*pat == '*') {
+            while (*pat == '*')
+                pat++;
+            if (!*pat)
+                return 1;
+            for (; *s; s++)
+                if (str_matches(pat, s))
+                    return 1;
+            return str_matches(pat, s);
+        }
+        char c = *pat;
+        if (c == '\\' && pat[1])
+            c = *++pat;
+        if (*s != c)
+            return 0;
+        pat++;
+        s++;
+    }
+    return *s == '\0';
+}
+
+/* 1 true, 0 false, -1 States.Runtime (err). */
+static int eval_rule(const struct asl_rule *r, cJSON *in, cJSON *ctx, char *err, size_t errlen)
+{
+    switch (r->op) {
+    case OP_AND:
+    case OP_OR:
+        for (int i = 0; i < r->nsub; i++) {
+            int v = eval_rule(&r->sub[i], in, ctx, err, errlen);
+            if (v < 0)
+                return v;
+            if (r->op == OP_AND && !v)
+                return 0;
+            if (r->op == OP_OR && v)
+                return 1;
+        }
+        return r->op == OP_AND;
+    case OP_NOT: {
+        int v = eval_rule(r->sub, in, ctx, err, errlen);
+        return v < 0 ? v : !v;
+    }
+    default:
+        break;
+    }
+    cJSON *var = jsonpath_get(in, ctx, r->variable);
+    if (r->op == OP_IS_PRESENT)
+        return (var != NULL) == cJSON_IsTrue(r->value);
+    if (!var) {
+        snprintf(err, errlen, "Invalid path '%s': The choice state's condition path references an invalid value.",
+                 r->variable);
+        return -1;
+    }
+    switch (r->op) {
+    case OP_IS_NULL:
+        return cJSON_IsNull(var) == cJSON_IsTrue(r->value);
+    case OP_IS_STRING:
+        return cJSON_IsString(var) == cJSON_IsTrue(r->value);
+    case OP_IS_NUMERIC:
+        return cJSON_IsNumber(var) == cJSON_IsTrue(r->value);
+    case OP_IS_BOOLEAN:
+        return cJSON_IsBool(var) == cJSON_IsTrue(r->value);
+    default:
+        break;
+    }
+    const cJSON *val = r->value;
+    if (r->value_is_path) {
+        val = jsonpath_get(in, ctx, r->value->valuestring);
+        if (!val) {
+            snprintf(err, errlen, "Invalid path '%s' in a choice rule", r->value->valuestring);
+            return -1;
+        }
+    }
+    switch (r->op) {
+    case OP_STR_EQ: case OP_STR_LT: case OP_STR_GT: case OP_STR_LE: case OP_STR_GE: case OP_STR_MATCHES: {
+        if (!cJSON_IsString(var) || !cJSON_IsString(val))
+            return 0;
+        if (r->op == OP_STR_MATCHES)
+            return str_matches(val->valuestring, var->valuestring);
+        int c = strcmp(var->valuestring, val->valuestring);
+        return r->op == OP_STR_EQ ? c == 0 : r->op == OP_STR_LT ? c < 0 : r->op == OP_STR_GT ? c > 0
+               : r->op == OP_STR_LE ? c <= 0 : c >= 0;
+    }
+    case OP_NUM_EQ: case OP_NUM_LT: case OP_NUM_GT: case OP_NUM_LE: case OP_NUM_GE: {
+        if (!cJSON_IsNumber(var) || !cJSON_IsNumber(val))
+            return 0;
+        double a = var->valuedouble, b = val->valuedouble;
+        return r->op == OP_NUM_EQ ? a == b : r->op == OP_NUM_LT ? a < b : r->op == OP_NUM_GT ? a > b
+               : r->op == OP_NUM_LE ? a <= b : a >= b;
+    }
+    case OP_BOOL_EQ:
+        return cJSON_IsBool(var) && cJSON_IsBool(val) && cJSON_IsTrue(var) == cJSON_IsTrue(val);
+    default:
+        return 0;
+    }
+}
+
+/* ---- Wait ---- */
+
+static int64_t parse_timestamp(const char *s)
+{
+    int Y, M, D, h, m;
+    double sec;
+    char z = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%lf%c", &Y, &M, &D, &h, &m, &sec, &z) < 6)
+        return -1;
+    if (z && z != 'Z')
+        return -1;
+    struct tm tm = {0};
+    tm.tm_year = Y - 1900;
+    tm.tm_mon = M - 1;
+    tm.tm_mday = D;
+    tm.tm_hour = h;
+    tm.tm_min = m;
+    time_t t = timegm(&tm);
+    return (int64_t)t * 1000 + (int64_t)(sec * 1000);
+}
+
+static void wait_fire(void *arg)
+{
+    struct execution *x = arg;
+    struct engine *e = x->e;
+    cJSON *out = x->pending_out;
+    x->pending_out = NULL;
+    transition(x, cur(x)->next_idx, out);
+    drain(e);
+}
+
+static void start_wait(struct execution *x, cJSON *eff, cJSON *ctx, int64_t resume_due)
+{
+    const struct asl_state *s = cur(x);
+    int64_t due = resume_due;
+    if (!due) {
+        if (s->has_seconds) {
+            due = sched_now_ms() + (int64_t)(s->seconds * 1000);
+        } else if (s->seconds_path) {
+            cJSON *v = jsonpath_get(eff, ctx, s->seconds_path);
+            /* Numeric strings are accepted too (the seed's Timeout_Job may be either). */
+            double secs = -1;
+            char *end = NULL;
+            if (cJSON_IsNumber(v))
+                secs = v->valuedouble;
+            else if (cJSON_IsString(v) && *v->valuestring && (secs = strtod(v->valuestring, &end), *end))
+                secs = -1;
+            if (!v || secs < 0 || secs > 99999999 || isnan(secs)) {
+                cJSON_Delete(eff);
+                fail_exec(x, "States.Runtime", "The SecondsPath parameter does not reference a non-negative number");
+                return;
+            }
+            due = sched_now_ms() + (int64_t)(secs * 1000);
+        } else {
+            const char *ts = s->timestamp;
+            if (s->timestamp_path) {
+                cJSON *v = jsonpath_get(eff, ctx, s->timestamp_path);
+                ts = cJSON_IsString(v) ? v->valuestring : NULL;
+            }
+            due = parse_timestamp(ts);
+            if (due < 0) {
+                cJSON_Delete(eff);
+                fail_exec(x, "States.Runtime", "The Timestamp is not an ISO 8601 UTC timestamp");
+                return;
+            }
+        }
+    }
+    char err[512];
+    cJSON *out = output_path(s, eff, err, sizeof err);
+    if (!out) {
+        fail_exec(x, "States.Runtime", err);
+        return;
+    }
+    if (x->e->j) {
+        char *in = cJSON_PrintUnformatted(x->input);
+        journal_state(x->e->j, x->id, s->name, in, due, x->events, sched_now_ms());
+        free(in);
+    }
+    x->pending_out = out;
+    if (loop_at(x->e->loop, due, wait_fire, x))
+        fail_exec(x, "States.Runtime", "out of memory arming a Wait timer");
+}
+
+/* ---- Task ---- */
+
+static void run_task(struct execution *x)
+{
+    struct engine *e = x->e;
+    const struct asl_state *s = cur(x);
+    char err[512];
+    cJSON *ctx = context(x);
+    cJSON *eff = input_path(s, x->input, ctx, err, sizeof err);
+    if (eff && s->parameters) {
+        cJSON *p = apply_template(s->parameters, eff, ctx, err, sizeof err);
+        cJSON_Delete(eff);
+        eff = p;
+    }
+    cJSON_Delete(ctx);
+    if (!eff) {
+        fail_exec(x, "States.Runtime", err);
+        return;
+    }
+    if (too_big(x, eff)) {
+        cJSON_Delete(eff);
+        fail_exec(x, "States.DataLimitExceeded", "The task input exceeds the maximum payload size");
+        return;
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(res, "resource", s->resource);
+    int full = event(x, "TaskScheduled", s->name, res) || event(x, "TaskStarted", s->name, NULL);
+    cJSON_Delete(res);
+    if (full) {
+        cJSON_Delete(eff);
+        fail_exec(x, "States.Runtime", "The execution history reached the limit of events");
+        return;
+    }
+    struct task_call *call = calloc(1, sizeof *call);
+    if (!call) {
+        cJSON_Delete(eff);
+        fail_exec(x, "States.Runtime", "out of memory");
+        return;
+    }
+    call->e = e;
+    call->x = x;
+    call->input = eff;
+    call->env = e->task_env;
+    call->state = s->name;
+    call->instance_id = x->instance_id;
+    x->call = call;
+    e->tasks[s->task].fn(call);
+}
+
+static void retry_fire(void *arg)
+{
+    struct execution *x = arg;
+    struct engine *e = x->e;
+    run_task(x);
+    drain(e);
+}
+
+/* A task error: retry, catch or fail. */
+static void task_error(struct execution *x, const char *error, const char *cause)
+{
+    struct engine *e = x->e;
+    const struct asl_state *s = cur(x);
+    for (int i = 0; i < s->nretry; i++) {
+        const struct asl_retrier *r = &s->retry[i];
+        if (!asl_error_matches(r->errors, error))
+            continue;
+        if (x->attempts[i] >= r->max_attempts)
+            break; /* the first matching retrier decides; exhausted -> catchers */
+        double delay = r->interval_s * pow(r->backoff, x->attempts[i]);
+        if (r->max_delay_s > 0 && delay > r->max_delay_s)
+            delay = r->max_delay_s;
+        x->attempts[i]++;
+        if (loop_at(e->loop, sched_now_ms() + (int64_t)(delay * 1000), retry_fire, x) == 0)
+            return;
+        fail_exec(x, "States.Runtime", "out of memory arming a retry");
+        return;
+    }
+    for (int i = 0; i < s->ncatch; i++) {
+        const struct asl_catcher *c = &s->catchers[i];
+        if (!asl_error_matches(c->errors, error))
+            continue;
+        cJSON *info = cJSON_CreateObject();
+        cJSON_AddStringToObject(info, "Error", error);
+        cJSON_AddStringToObject(info, "Cause", cause ? cause : "");
+        char err[512];
+        cJSON *raw = x->input;
+        x->input = NULL;
+        cJSON *out = result_path(c->result_path, c->result_discard, raw, info, err, sizeof err);
+        if (!out) {
+            fail_exec(x, "States.Runtime", err);
+            return;
+        }
+        log_line(x, "Caught", s->name, error);
+        transition(x, c->next_idx, out);
+        return;
+    }
+    fail_exec(x, error, cause);
+}
+
+void task_succeed(struct task_call *call, cJSON *result)
+{
+    struct execution *x = call->x;
+    struct engine *e = x->e;
+    const struct asl_state *s = cur(x);
+    x->call = NULL;
+    cJSON_Delete(call->input);
+    free(call->scratch);
+    free(call->req);
+    free(call);
+    if (!result)
+        result = cJSON_CreateNull();
+    if (too_big(x, result)) {
+        cJSON_Delete(result);
+        event(x, "TaskFailed", s->name, NULL);
+        task_error(x, "States.DataLimitExceeded", "The task result exceeds the maximum payload size");
+        drain(e);
+        return;
+    }
+    if (event(x, "TaskSucceeded", s->name, result)) {
+        cJSON_Delete(result);
+        fail_exec(x, "States.Runtime", "The execution history reached the limit of events");
+        drain(e);
+        return;
+    }
+    char err[512];
+    if (s->result_selector) {
+        cJSON *sel = apply_template(s->result_selector, result, NULL, err, sizeof err);
+        cJSON_Delete(result);
+        if (!sel) {
+            fail_exec(x, "States.Runtime", err);
+            drain(e);
+            return;
+        }
+        result = sel;
+    }
+    cJSON *raw = cJSON_Duplicate(x->input, 1);
+    cJSON *out = result_path(s->result_path, s->result_discard, raw, result, err, sizeof err);
+    if (!out) {
+        task_error(x, "States.ResultPathMatchFailure", err);
+        drain(e);
+        return;
+    }
+    out = output_path(s, out, err, sizeof err);
+    if (!out)
+        fail_exec(x, "States.Runtime", err);
+    else
+        transition(x, s->next_idx, out);
+    drain(e);
+}
+
+void task_fail(struct task_call *call, const char *error, const char *cause)
+{
+    struct execution *x = call->x;
+    struct engine *e = x->e;
+    /* error and cause may point into the call's input or scratch: free those last. */
+    x->call = NULL;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "error", error);
+    cJSON_AddStringToObject(d, "cause", cause ? cause : "");
+    int full = event(x, "TaskFailed", cur(x)->name, d);
+    log_line(x, "TaskFailed", cur(x)->name, error);
+    char *err = strdup(error), *why = cause ? strdup(cause) : NULL;
+    cJSON_Delete(call->input);
+    free(call->scratch);
+    free(call->req);
+    free(call);
+    cJSON_Delete(d);
+    if (full || !err)
+        fail_exec(x, "States.Runtime", full ? "The execution history reached the limit of events" : "out of memory");
+    else
+        task_error(x, err, why);
+    free(err);
+    free(why);
+    drain(e);
+}
+
+/* ---- entering a state ---- */
+
+static void enter_at(struct execution *x, int idx, cJSON *input, int64_t resume_wait_due)
+{
+    struct engine *e = x->e;
+    x->state = idx;
+    cJSON_Delete(x->input);
+    x->input = input;
+    x->entered_ms = sched_now_ms();
+    memset(x->attempts, 0, (size_t)(e->maxretry ? e->maxretry : 1) * sizeof *x->attempts);
+    const struct asl_state *s = cur(x);
+    char type[64], err[512];
+    snprintf(type, sizeof type, "%sStateEntered", asl_kind_name(s->kind));
+    log_line(x, "StateEntered", s->name, NULL);
+    if (x->deadline_ms && sched_now_ms() >= x->deadline_ms) {
+        fail_exec(x, "States.Timeout", "The execution ran longer than the state machine's TimeoutSeconds");
+        return;
+    }
+    char *text = cJSON_PrintUnformatted(input);
+    if (text && strlen(text) > e->opt.max_payload) {
+        free(text);
+        fail_exec(x, "States.DataLimitExceeded", "The state input exceeds the maximum payload size");
+        return;
+    }
+    if (event_text(x, type, s->name, text)) {
+        free(text);
+        fail_exec(x, "States.Runtime", "The execution history reached the limit of events");
+        return;
+    }
+    if (e->j && s->kind != ASL_WAIT)
+        journal_state(e->j, x->id, s->name, text, 0, x->events, sched_now_ms());
+    free(text);
+    if (s->kind == ASL_TASK) {
+        run_task(x);
+        return;
+    }
+    if (s->kind == ASL_FAIL) {
+        fail_exec(x, s->error ? s->error : "", s->cause ? s->cause : "");
+        return;
+    }
+    cJSON *ctx = context(x);
+    cJSON *eff = input_path(s, input, ctx, err, sizeof err);
+    if (!eff) {
+        cJSON_Delete(ctx);
+        fail_exec(x, "States.Runtime", err);
+        return;
+    }
+    switch (s->kind) {
+    case ASL_PASS: {
+        cJSON *result;
+        if (s->parameters)
+            result = apply_template(s->parameters, eff, ctx, err, sizeof err);
+        else if (s->result)
+            result = cJSON_Duplicate(s->result, 1);
+        else
+            result = cJSON_Duplicate(eff, 1);
+        cJSON_Delete(eff);
+        cJSON_Delete(ctx);
+        if (!result) {
+            fail_exec(x, "States.Runtime", err);
+            return;
+        }
+        cJSON *raw = x->input;
+        x->input = NULL;
+        cJSON *out = result_path(s->result_path, s->result_discard, raw, result, err, sizeof err);
+        if (out)
+            out = output_path(s, out, err, sizeof err);
+        if (!out)
+            fail_exec(x, "States.Runtime", err);
+        else
+            transition(x, s->next_idx, out);
+        return;
+    }
+    case ASL_CHOICE: {
+        int next = -1;
+        for (int i = 0; i < s->nchoices && next < 0; i++) {
+            int v = eval_rule(&s->choices[i], eff, ctx, err, sizeof err);
+            if (v < 0) {
+                cJSON_Delete(eff);
+                cJSON_Delete(ctx);
+                fail_exec(x, "States.Runtime", err);
+                return;
+            }
+            if (v)
+                next = s->choices[i].next_idx;
+        }
+        cJSON_Delete(ctx);
+        if (next < 0)
+            next = s->default_idx;
+        if (next < 0) {
+            cJSON_Delete(eff);
+            fail_exec(x, "States.NoChoiceMatched", "No Choice Rule matched and there is no Default");
+            return;
+        }
+        cJSON *out = output_path(s, eff, err, sizeof err);
+        if (!out)
+            fail_exec(x, "States.Runtime", err);
+        else
+            transition(x, next, out);
+        return;
+    }
+    case ASL_WAIT:
+        start_wait(x, eff, ctx, resume_wait_due);
+        cJSON_Delete(ctx);
+        return;
+    case ASL_SUCCEED: {
+        cJSON_Delete(ctx);
+        cJSON *out = output_path(s, eff, err, sizeof err);
+        if (!out) {
+            fail_exec(x, "States.Runtime", err);
+            return;
+        }
+        if (event(x, "SucceedStateExited", s->name, out)) {
+            cJSON_Delete(out);
+            fail_exec(x, "States.Runtime", "The execution history reached the limit of events");
+            return;
+        }
+        e->stats.transitions++;
+        finish(x, X_SUCCEEDED, NULL, NULL, out);
+        return;
+    }
+    default:
+        cJSON_Delete(eff);
+        cJSON_Delete(ctx);
+        fail_exec(x, "States.Runtime", "unexpected state type");
+    }
+}
+
+static void enter(struct execution *x, int idx, cJSON *input)
+{
+    enter_at(x, idx, input, 0);
+}
+
+static struct execution *exec_new(struct engine *e, int64_t id, const char *name, const char *instance_id)
+{
+    struct execution *x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->e = e;
+    x->id = id;
+    x->name = strdup(name);
+    x->instance_id = instance_id ? strdup(instance_id) : NULL;
+    x->attempts = calloc((size_t)(e->maxretry ? e->maxretry : 1), sizeof *x->attempts);
+    x->started_ms = sched_now_ms();
+    if (e->m->timeout_s > 0)
+        x->deadline_ms = x->started_ms + (int64_t)(e->m->timeout_s * 1000);
+    x->next_live = e->live;
+    if (e->live)
+        e->live->prev = x;
+    e->live = x;
+    if (!x->name || !x->attempts || (instance_id && !x->instance_id)) {
+        exec_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+int engine_start(struct engine *e, const char *name, const char *instance_id, cJSON *input)
+{
+    int64_t id = 0;
+    if (e->j) {
+        char *in = cJSON_PrintUnformatted(input);
+        id = journal_new_execution(e->j, name, instance_id, in, sched_now_ms());
+        free(in);
+        if (id <= 0) {
+            cJSON_Delete(input);
+            return id == 0 ? 0 : -1;
+        }
+    }
+    struct execution *x = exec_new(e, id, name, instance_id);
+    if (!x) {
+        cJSON_Delete(input);
+        return -1;
+    }
+    e->stats.running++;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddItemReferenceToObject(d, "input", input);
+    event(x, "ExecutionStarted", NULL, d);
+    cJSON_Delete(d);
+    log_line(x, "ExecutionStarted", NULL, instance_id);
+    enter(x, e->m->start_idx, input);
+    drain(e);
+    return 1;
+}
+
+static void resume_one(void *arg, const struct journal_exec *je)
+{
+    struct engine *e = arg;
+    struct execution *x = exec_new(e, je->id, je->name, je->instance_id);
+    if (!x)
+        return;
+    x->events = je->events;
+    e->stats.running++;
+    cJSON *input = je->input ? cJSON_Parse(je->input) : NULL;
+    int idx = je->state ? asl_find(e->m, je->state) : e->m->start_idx;
+    if (!input || idx < 0) {
+        cJSON_Delete(input);
+        x->state = 0;
+        fail_exec(x, "States.Runtime",
+                  idx < 0 ? "cannot resume: the workflow has no state of that name" : "cannot resume: bad journal");
+        return;
+    }
+    log_line(x, "ExecutionResumed", je->state, NULL);
+    /* The state is run again from its input; a Wait keeps its original end. The StateEntered
+     * event is not repeated for the resumed state's bookkeeping beyond what enter() records. */
+    enter_at(x, idx, input, e->m->states[idx].kind == ASL_WAIT ? je->wait_due_ms : 0);
+    drain(e);
+}
+
+int engine_resume(struct engine *e)
+{
+    if (!e->j)
+        return 0;
+    int before = e->stats.running + e->stats.succeeded + e->stats.failed;
+    journal_each(e->j, "RUNNING", resume_one, e);
+    return e->stats.running + e->stats.succeeded + e->stats.failed - before;
+}
+
+void engine_free(struct engine *e)
+{
+    if (!e)
+        return;
+    while (e->live)
+        exec_free(e->live);
+    free(e);
+}

@@ -1,0 +1,257 @@
+/* journal.c -- see journal.h. */
+#include "journal.h"
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+enum { ST_NEW, ST_HAS, ST_STATE, ST_EVENT, ST_FINISH, ST_COUNT };
+
+struct journal {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    int in_tx;
+};
+
+static const char *const schema =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS executions("
+    " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, instance_id TEXT UNIQUE,"
+    " status TEXT NOT NULL, state TEXT, input TEXT, wait_due_ms INTEGER NOT NULL DEFAULT 0,"
+    " events INTEGER NOT NULL DEFAULT 0, error TEXT, cause TEXT, output TEXT,"
+    " started_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS executions_status ON executions(status);"
+    "CREATE TABLE IF NOT EXISTS history("
+    " exec_id INTEGER NOT NULL, seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL, type TEXT NOT NULL,"
+    " state TEXT, data TEXT, PRIMARY KEY(exec_id, seq)) WITHOUT ROWID;";
+
+static const char *const sql[ST_COUNT] = {
+    "INSERT INTO executions(name, instance_id, status, input, started_ms, updated_ms)"
+    " VALUES(?1, ?2, 'RUNNING', ?3, ?4, ?4) ON CONFLICT DO NOTHING",
+    "SELECT 1 FROM executions WHERE instance_id = ?1",
+    "UPDATE executions SET state = ?2, input = ?3, wait_due_ms = ?4, events = ?5, updated_ms = ?6 WHERE id = ?1",
+    "INSERT OR REPLACE INTO history(exec_id, seq, ts_ms, type, state, data) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    "UPDATE executions SET status = ?2, error = ?3, cause = ?4, output = ?5, events = ?6, updated_ms = ?7,"
+    " wait_due_ms = 0 WHERE id = ?1",
+};
+
+struct journal *journal_open(const char *path, char *err, size_t errlen)
+{
+    struct journal *j = calloc(1, sizeof *j);
+    if (!j) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open journal %s: %s", path, j->db ? sqlite3_errmsg(j->db) : "out of memory");
+        journal_close(j);
+        return NULL;
+    }
+    sqlite3_busy_timeout(j->db, 5000);
+    char *msg = NULL;
+    if (sqlite3_exec(j->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "journal %s: %s", path, msg ? msg : sqlite3_errmsg(j->db));
+        sqlite3_free(msg);
+        journal_close(j);
+        return NULL;
+    }
+    for (int i = 0; i < ST_COUNT; i++)
+        if (sqlite3_prepare_v3(j->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &j->st[i], NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "journal %s: %s", path, sqlite3_errmsg(j->db));
+            journal_close(j);
+            return NULL;
+        }
+    return j;
+}
+
+void journal_close(struct journal *j)
+{
+    if (!j)
+        return;
+    if (j->in_tx)
+        journal_commit(j);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(j->st[i]);
+    sqlite3_close(j->db);
+    free(j);
+}
+
+const char *journal_error(struct journal *j)
+{
+    return sqlite3_errmsg(j->db);
+}
+
+int journal_begin(struct journal *j)
+{
+    if (j->in_tx)
+        return 0;
+    if (sqlite3_exec(j->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    j->in_tx = 1;
+    return 0;
+}
+
+int journal_commit(struct journal *j)
+{
+    if (!j->in_tx)
+        return 0;
+    j->in_tx = 0;
+    if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        log_error("journal: commit failed: %s", sqlite3_errmsg(j->db));
+        return -1;
+    }
+    return 0;
+}
+
+static int step_done(struct journal *j, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        log_error("journal: %s", sqlite3_errmsg(j->db));
+        return -1;
+    }
+    return 0;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+int64_t journal_new_execution(struct journal *j, const char *name, const char *instance_id, const char *input,
+                              int64_t now_ms)
+{
+    sqlite3_stmt *s = j->st[ST_NEW];
+    bind_text(s, 1, name);
+    bind_text(s, 2, instance_id);
+    bind_text(s, 3, input);
+    sqlite3_bind_int64(s, 4, now_ms);
+    if (step_done(j, s))
+        return -1;
+    if (sqlite3_changes(j->db) == 0)
+        return 0;
+    return sqlite3_last_insert_rowid(j->db);
+}
+
+int journal_has_instance(struct journal *j, const char *instance_id)
+{
+    sqlite3_stmt *s = j->st[ST_HAS];
+    bind_text(s, 1, instance_id);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_ROW;
+}
+
+int journal_state(struct journal *j, int64_t id, const char *state, const char *input, int64_t wait_due_ms,
+                  int64_t events, int64_t now_ms)
+{
+    sqlite3_stmt *s = j->st[ST_STATE];
+    sqlite3_bind_int64(s, 1, id);
+    bind_text(s, 2, state);
+    bind_text(s, 3, input);
+    sqlite3_bind_int64(s, 4, wait_due_ms);
+    sqlite3_bind_int64(s, 5, events);
+    sqlite3_bind_int64(s, 6, now_ms);
+    return step_done(j, s);
+}
+
+int journal_event(struct journal *j, int64_t id, int64_t seq, int64_t ts_ms, const char *type, const char *state,
+                  const char *data)
+{
+    sqlite3_stmt *s = j->st[ST_EVENT];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, seq);
+    sqlite3_bind_int64(s, 3, ts_ms);
+    bind_text(s, 4, type);
+    bind_text(s, 5, state);
+    bind_text(s, 6, data);
+    return step_done(j, s);
+}
+
+int journal_finish(struct journal *j, int64_t id, const char *status, const char *error, const char *cause,
+                   const char *output, int64_t events, int64_t now_ms)
+{
+    sqlite3_stmt *s = j->st[ST_FINISH];
+    sqlite3_bind_int64(s, 1, id);
+    bind_text(s, 2, status);
+    bind_text(s, 3, error);
+    bind_text(s, 4, cause);
+    bind_text(s, 5, output);
+    sqlite3_bind_int64(s, 6, events);
+    sqlite3_bind_int64(s, 7, now_ms);
+    return step_done(j, s);
+}
+
+static const char *col(sqlite3_stmt *s, int i)
+{
+    return (const char *)sqlite3_column_text(s, i);
+}
+
+int journal_each(struct journal *j, const char *status, void (*fn)(void *arg, const struct journal_exec *x),
+                 void *arg)
+{
+    sqlite3_stmt *s;
+    const char *q = "SELECT id, name, instance_id, status, state, input, error, cause, wait_due_ms, events,"
+                    " started_ms, updated_ms FROM executions WHERE ?1 IS NULL OR status = ?1 ORDER BY id";
+    if (sqlite3_prepare_v2(j->db, q, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    bind_text(s, 1, status);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct journal_exec x = {sqlite3_column_int64(s, 0), col(s, 1), col(s, 2), col(s, 3), col(s, 4), col(s, 5),
+                                 col(s, 6), col(s, 7), sqlite3_column_int64(s, 8), sqlite3_column_int64(s, 9),
+                                 sqlite3_column_int64(s, 10), sqlite3_column_int64(s, 11)};
+        fn(arg, &x);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int journal_print_history(struct journal *j, const char *which, int json, FILE *out)
+{
+    sqlite3_stmt *s;
+    const char *q = "SELECT h.seq, h.ts_ms, h.type, h.state, h.data FROM history h JOIN executions e"
+                    " ON e.id = h.exec_id WHERE e.name = ?1 OR CAST(e.id AS TEXT) = ?1 OR e.instance_id = ?1"
+                    " ORDER BY h.seq";
+    if (sqlite3_prepare_v2(j->db, q, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    bind_text(s, 1, which);
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        char ts[32];
+        iso8601_ms(sqlite3_column_int64(s, 1), ts);
+        const char *state = col(s, 3), *data = col(s, 4);
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(s, 0));
+            cJSON_AddStringToObject(o, "timestamp", ts);
+            cJSON_AddStringToObject(o, "type", col(s, 2));
+            if (state)
+                cJSON_AddStringToObject(o, "state", state);
+            else
+                cJSON_AddNullToObject(o, "state");
+            cJSON *d = data ? cJSON_Parse(data) : NULL;
+            cJSON_AddItemToObject(o, "data", d ? d : cJSON_CreateNull());
+            char *text = cJSON_PrintUnformatted(o);
+            if (text)
+                fprintf(out, "%s\n", text);
+            free(text);
+            cJSON_Delete(o);
+        } else
+            fprintf(out, "%5lld  %s  %-26s %-22s %s\n", (long long)sqlite3_column_int64(s, 0), ts, col(s, 2),
+                    state ? state : "-", data ? data : "");
+        n++;
+    }
+    sqlite3_finalize(s);
+    return n ? 0 : -1;
+}

@@ -1,0 +1,17 @@
+-- S3 PutObject of SIZE bytes (default 4096) to BUCKET, a new key per request, path style.
+dofile(os.getenv("BENCH_DIR") .. "/common.lua")
+local bucket = os.getenv("BUCKET") or "bench"
+local body = string.rep("x", tonumber(os.getenv("SIZE") or "4096"))
+local threads = 0
+local n = 0
+
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+
+function request()
+  n = n + 1
+  return wrk.format("PUT", "/" .. bucket .. "/put-" .. tid .. "-" .. n,
+                    {["Content-Type"] = "application/octet-stream"}, body)
+end

@@ -1,0 +1,129 @@
+"""S3 state across restarts and crashes, and where the bytes live on disk.
+
+- Buckets, objects (simple and multipart), metadata, tags, notification configurations and
+  unfinished multipart uploads survive a restart.
+- A SIGKILL in the middle of an upload leaves the old object whole, and no stray file.
+- Keys such as "../../etc/passwd" are only keys: every file the emulator writes stays under
+  its data directory, named by a random id, never by a key.
+"""
+import hashlib
+import os
+import re
+import socket
+import sqlite3
+import time
+import unittest
+
+import dsstest
+
+MiB = 1 << 20
+NASTY_KEYS = ["../../etc/passwd", "../outside", "a/./b", "a/../b", "%00", "%2e%2e/x", "/leading", "trailing/",
+              "with space", "plus+sign", "\\back\\slash", "\u00e9t\u00e9 \u20ac \U0001F600", "\u00e9" * 512, ".", ".."]
+
+
+class TestPersistence(unittest.TestCase):
+    def start(self, data_dir):
+        emu = dsstest.Emulator(data_dir=data_dir).start()
+        self.addCleanup(emu.stop)
+        return emu, dsstest.client(emu.endpoint, "s3"), dsstest.client(emu.endpoint, "sqs")
+
+    def stop(self, emu):
+        rc, log = emu.stop()
+        self.assertEqual(rc, 0, log[-5000:])
+
+    def object_files(self, data_dir):
+        """Every file under the data directory, relative to it."""
+        found = []
+        for root, dirs, files in os.walk(data_dir):
+            found += [os.path.relpath(os.path.join(root, f), data_dir) for f in files]
+        return found
+
+    def test_restart_keeps_everything(self):
+        top = dsstest.temp_dir(self)
+        data = os.path.join(top, "data")
+        emu, s3, sqs = self.start(data)
+        queue = sqs.create_queue(QueueName="persist")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        s3.create_bucket(Bucket="persist")
+        s3.put_bucket_tagging(Bucket="persist", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+        s3.put_bucket_notification_configuration(Bucket="persist", NotificationConfiguration={
+            "QueueConfigurations": [{"Id": "c", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+        s3.put_object(Bucket="persist", Key="plain", Body=b"plain bytes", ContentType="text/plain",
+                      Metadata={"m": "1"})
+        parts = [os.urandom(5 * MiB), b"end"]
+        up = s3.create_multipart_upload(Bucket="persist", Key="multi")["UploadId"]
+        done = [{"PartNumber": i, "ETag": s3.upload_part(Bucket="persist", Key="multi", UploadId=up, PartNumber=i,
+                                                          Body=p)["ETag"]} for i, p in enumerate(parts, 1)]
+        s3.complete_multipart_upload(Bucket="persist", Key="multi", UploadId=up, MultipartUpload={"Parts": done})
+        pending = s3.create_multipart_upload(Bucket="persist", Key="later")["UploadId"]
+        part = s3.upload_part(Bucket="persist", Key="later", UploadId=pending, PartNumber=1, Body=b"half")
+        for k in NASTY_KEYS:
+            s3.put_object(Bucket="persist", Key=k, Body=k.encode())
+        self.stop(emu)
+
+        emu, s3, sqs = self.start(data)
+        self.assertEqual([b["Name"] for b in s3.list_buckets()["Buckets"]], ["persist"])
+        g = s3.get_object(Bucket="persist", Key="plain")
+        self.assertEqual((g["Body"].read(), g["ContentType"], g["Metadata"]), (b"plain bytes", "text/plain", {"m": "1"}))
+        self.assertEqual(hashlib.sha256(s3.get_object(Bucket="persist", Key="multi")["Body"].read()).digest(),
+                         hashlib.sha256(b"".join(parts)).digest())
+        for k in NASTY_KEYS:
+            self.assertEqual(s3.get_object(Bucket="persist", Key=k)["Body"].read(), k.encode(), k)
+        self.assertEqual(s3.get_bucket_tagging(Bucket="persist")["TagSet"], [{"Key": "k", "Value": "v"}])
+        config = s3.get_bucket_notification_configuration(Bucket="persist")["QueueConfigurations"]
+        self.assertEqual(config[0]["Id"], "c")
+        # The unfinished upload carries on after the restart, and its event still arrives.
+        s3.complete_multipart_upload(Bucket="persist", Key="later", UploadId=pending,
+                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+        self.assertEqual(s3.get_object(Bucket="persist", Key="later")["Body"].read(), b"half")
+        names = []
+        while True:
+            msgs = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+            if not msgs:
+                break
+            for m in msgs:
+                names.append(m["Body"])
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+        self.assertEqual(sum('"key":"later"' in n for n in names), 1)
+
+        # Every file is the database's or an object's, named by id, inside the data directory.
+        for f in self.object_files(data):
+            self.assertTrue(re.fullmatch(r"dss\.db(-wal|-shm)?|s3/objects/([0-9a-f]{2})/\2[0-9a-f]{30}", f), f)
+        self.assertEqual(os.listdir(top), ["data"])
+        self.assertFalse(os.path.exists(os.path.join(top, "outside")))
+        self.stop(emu)
+        # One file per object, none left over from replaced parts or completed uploads.
+        with sqlite3.connect(os.path.join(data, "dss.db")) as db:
+            rows = db.execute("SELECT count(*) FROM s3_objects").fetchone()[0]
+        self.assertEqual(len([f for f in self.object_files(data) if f.startswith("s3/")]), rows)
+
+    def test_crash_mid_upload_keeps_the_old_object(self):
+        top = dsstest.temp_dir(self)
+        data = os.path.join(top, "data")
+        emu, s3, _ = self.start(data)
+        s3.create_bucket(Bucket="crash")
+        s3.put_object(Bucket="crash", Key="k", Body=b"the old bytes")
+        # Half of a 10 MiB body, then the emulator dies.
+        sock = socket.create_connection(("127.0.0.1", emu.port))
+        sock.sendall(b"PUT /crash/k HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % (10 * MiB))
+        sock.sendall(b"n" * (5 * MiB))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not os.listdir(os.path.join(data, "s3", "tmp")):
+            time.sleep(0.05)
+        self.assertTrue(os.listdir(os.path.join(data, "s3", "tmp")), "the upload never reached the disk")
+        emu.kill()
+        sock.close()
+        # An orphan such as a crash between placing a file and committing its row would leave.
+        orphan = os.path.join(data, "s3", "objects", "ab", "ab" + "0" * 30)
+        with open(orphan, "wb") as f:
+            f.write(b"orphan")
+
+        emu, s3, _ = self.start(data)
+        self.assertEqual(s3.get_object(Bucket="crash", Key="k")["Body"].read(), b"the old bytes")
+        self.assertEqual(os.listdir(os.path.join(data, "s3", "tmp")), [])
+        self.assertFalse(os.path.exists(orphan))
+        self.stop(emu)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,354 @@
+"""dss-scheduler end to end against a real dss-emulator with real worker processes.
+
+SchedulerE2E needs the emulator's EC2, Auto Scaling and SSM (it skips, saying so, when
+/_dss/health does not list them): the blog's example (two `echo Hello World` jobs, retry 3,
+success strings `Hello` and `Hello EVERYONE`), a SIGKILL of the scheduler mid-run followed by a
+restart, a malformed job, and the 25,000-event history quota (lowered with --max-events).
+
+SchedulerCli needs only SQS and DynamoDB: clear errors (missing queue/table, unreachable endpoint,
+invalid workflow, malformed job file), profiles from ~/.aws/config, submit and status.
+
+The workflow the E2E tests run is an edited copy of fixtures/workflows/seed.asl.json with 1 s
+retry intervals and a single retry (the seed's 2 s x3 backoff would add 14 s at the end of every
+run); everything else is the seed state for state. Every scheduler process is killed and every
+file removed when a test ends, also when it fails.
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+import dsstest
+
+SCHED = os.path.join(dsstest.BIN, "dss-scheduler")
+SEED = os.path.join(dsstest.SOURCE, "fixtures", "workflows", "seed.asl.json")
+
+
+def sched_env(endpoint, **extra):
+    env = dict(os.environ, **dsstest.CREDENTIALS)
+    env.pop("AWS_PROFILE", None)
+    env["AWS_CONFIG_FILE"] = os.devnull
+    env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    env["AWS_ENDPOINT_URL"] = endpoint
+    env.update(extra)
+    return env
+
+
+def make_stack(test, stack):
+    sqs = test.client("sqs")
+    for suffix in ("-job-queue", "-job-queue-finished", "-job-queue-failed"):
+        sqs.create_queue(QueueName=stack + suffix)
+    test.client("dynamodb").create_table(
+        TableName=stack + "-job-monitoring", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}])
+
+
+def fast_workflow(test, directory):
+    """The seed with 1 s retries, written to directory; returns its path."""
+    with open(SEED) as f:
+        wf = json.load(f)
+    for st in wf["States"].values():
+        for r in st.get("Retry", []):
+            r["IntervalSeconds"] = 1
+            r["MaxAttempts"] = 1
+    path = os.path.join(directory, "seed-fast.asl.json")
+    with open(path, "w") as f:
+        json.dump(wf, f)
+    return path
+
+
+class Scheduler:
+    """A running `dss-scheduler run`; stopped (SIGKILL if need be) by the test's cleanup."""
+
+    def __init__(self, test, endpoint, stack, journal, workflow, *extra):
+        self.log_path = journal + ".%d.log" % time.monotonic_ns()
+        self.log = open(self.log_path, "w")
+        args = [SCHED, "run", "--stack", stack, "--journal", journal, "--poll-interval", "1",
+                "--waiter-delay", "0.5", "--workflow", workflow] + list(extra)
+        self.proc = subprocess.Popen(args, env=sched_env(endpoint), stdout=subprocess.DEVNULL, stderr=self.log)
+        test.addCleanup(self.stop)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+
+def executions(endpoint, journal):
+    p = subprocess.run([SCHED, "executions", "--journal", journal, "--json"], env=sched_env(endpoint),
+                       capture_output=True, text=True, timeout=30)
+    return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+
+
+class SchedulerE2E(dsstest.EmulatorTestCase):
+
+    def setUp(self):
+        status, body = self.emulator.health()
+        services = json.loads(body)["services"]
+        missing = [s for s in ("ec2", "autoscaling", "ssm") if s not in services]
+        if missing:
+            self.skipTest("SKIPPED, not passed: the emulator does not serve %s yet" % ", ".join(missing))
+        # Instances boot and pass status checks in well under a second.
+        import urllib.request
+        req = urllib.request.Request(self.endpoint + "/_dss/settings?boot_ms=300&status_ms=300", method="POST")
+        urllib.request.urlopen(req, timeout=5).read()
+        self.dir = dsstest.temp_dir(self)
+        self.workflow = fast_workflow(self, self.dir)
+
+    def launch(self, stack, queue=None):
+        ec2 = self.client("ec2")
+        r = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                              TagSpecifications=[{"ResourceType": "instance",
+                                                  "Tags": [{"Key": stack, "Value": queue or stack + "-job-queue"}]}])
+        iid = r["Instances"][0]["InstanceId"]
+        self.addCleanup(lambda: ec2.terminate_instances(InstanceIds=[iid]))
+        return iid
+
+    def submit(self, stack, *args):
+        p = subprocess.run([SCHED, "submit", "--stack", stack] + list(args), env=sched_env(self.endpoint),
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    def item(self, stack, job_id):
+        if not hasattr(self, "_ddb"):
+            self._ddb = self.client("dynamodb")
+        r = self._ddb.get_item(TableName=stack + "-job-monitoring", Key={"job_id": {"S": job_id}})
+        return {k: v["S"] for k, v in r.get("Item", {}).items()}
+
+    def wait_done(self, journal, timeout=120):
+        ok = dsstest.wait_until(lambda: any(x["status"] != "RUNNING" for x in executions(self.endpoint, journal)),
+                                timeout=timeout, interval=0.5)
+        xs = executions(self.endpoint, journal)
+        self.assertTrue(ok, "no execution finished in %d s: %s" % (timeout, xs))
+        return xs
+
+    def receive_all(self, queue):
+        sqs = self.client("sqs")
+        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        out = []
+        while True:
+            r = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                    MessageAttributeNames=["All"])
+            if not r.get("Messages"):
+                return out
+            for m in r["Messages"]:
+                out.append(m)
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    def test_blog_example(self):
+        stack = "blog"
+        make_stack(self, stack)
+        self.submit(stack, "--command", "echo Hello World", "--success-string", "Hello", "--retry", "3",
+                    "--id", "jobId_0")
+        self.submit(stack, "--command", "echo Hello World", "--success-string", "Hello EVERYONE", "--retry", "3",
+                    "--id", "jobId_1")
+        iid = self.launch(stack)
+        journal = os.path.join(self.dir, "blog.db")
+        s = Scheduler(self, self.endpoint, stack, journal, self.workflow)
+        xs = self.wait_done(journal)
+        self.assertEqual(xs[0]["status"], "SUCCEEDED", s.text()[-3000:])
+        self.assertEqual(xs[0]["instance_id"], iid)
+
+        ok, bad = self.item(stack, "jobId_0"), self.item(stack, "jobId_1")
+        self.assertEqual((ok["Status"], ok["Retries"]), ("Successful", "0 of 3"))
+        self.assertEqual(ok["Output_Logs"], "Hello World\n")
+        self.assertEqual(ok["Commands"], "['echo Hello World']")
+        self.assertEqual(ok["instance_id"], iid)
+        self.assertEqual((bad["Status"], bad["Retries"]), ("Failed", "3 of 3"))
+        finished = self.receive_all(stack + "-job-queue-finished")
+        self.assertEqual([json.loads(m["Body"])["job_id"] for m in finished], ["jobId_0"])
+        failed = self.receive_all(stack + "-job-queue-failed")
+        self.assertEqual(len(failed), 1)
+        self.assertEqual(json.loads(failed[0]["Body"])["job_id"], "jobId_1")
+        self.assertEqual(self.receive_all(stack + "-job-queue"), [])
+        state = self.client("ec2").describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]
+        self.assertIn(state["Name"], ("shutting-down", "terminated"))
+
+        # One log line per state transition; the CLI shows the table and the history.
+        self.assertIn("StateEntered GetJob", s.text())
+        st = subprocess.run([SCHED, "status", "--stack", stack], env=sched_env(self.endpoint), capture_output=True,
+                            text=True, timeout=30)
+        self.assertEqual(st.returncode, 0, st.stderr)
+        self.assertRegex(st.stdout, r"jobId_0\s+Successful\s+0 of 3")
+        self.assertRegex(st.stdout, r"jobId_1\s+Failed\s+3 of 3")
+        h = subprocess.run([SCHED, "history", iid, "--journal", journal], env=sched_env(self.endpoint),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(h.returncode, 0, h.stderr)
+        self.assertIn("ExecutionSucceeded", h.stdout)
+        self.assertIn("TaskStateEntered", h.stdout)
+        self.assertEqual(s.stop(), 0)
+        # A second instance in the same stack is a new execution; the first is not restarted.
+        self.assertEqual(len(executions(self.endpoint, journal)), 1)
+
+    def test_resume_after_sigkill(self):
+        stack = "resume"
+        make_stack(self, stack)
+        for i in range(4):
+            self.submit(stack, "--command", "sleep 1; echo done %d" % i, "--success-string", "done", "--retry", "1",
+                        "--id", "job%d" % i)
+        self.launch(stack)
+        journal = os.path.join(self.dir, "resume.db")
+        s = Scheduler(self, self.endpoint, stack, journal, self.workflow)
+        self.assertTrue(dsstest.wait_until(lambda: self.item(stack, "job1").get("Status") == "Started", timeout=90,
+                                           interval=0.2), s.text()[-3000:])
+        s.stop(signal.SIGKILL)
+        self.assertEqual(executions(self.endpoint, journal)[0]["status"], "RUNNING")
+        s2 = Scheduler(self, self.endpoint, stack, journal, self.workflow)
+        xs = self.wait_done(journal)
+        self.assertEqual(xs[0]["status"], "SUCCEEDED", s2.text()[-3000:])
+        self.assertIn("resumed 1 execution", s2.text())
+        for i in range(4):
+            self.assertEqual(self.item(stack, "job%d" % i).get("Status"), "Successful", "job%d" % i)
+
+    def test_malformed_job_goes_to_failed_queue(self):
+        stack = "bad"
+        make_stack(self, stack)
+        sqs = self.client("sqs")
+        url = sqs.get_queue_url(QueueName=stack + "-job-queue")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="this is { not json")
+        self.submit(stack, "--command", "echo ok", "--success-string", "ok", "--retry", "0", "--id", "good")
+        self.launch(stack)
+        journal = os.path.join(self.dir, "bad.db")
+        s = Scheduler(self, self.endpoint, stack, journal, self.workflow)
+        xs = self.wait_done(journal)
+        self.assertEqual(xs[0]["status"], "SUCCEEDED", s.text()[-3000:])
+        failed = self.receive_all(stack + "-job-queue-failed")
+        self.assertEqual([m["Body"] for m in failed], ["this is { not json"])
+        reason = failed[0]["MessageAttributes"]["dss_failure_reason"]["StringValue"]
+        self.assertIn("not a JSON object", reason)
+        self.assertEqual(self.item(stack, "good")["Status"], "Successful")
+
+    def test_history_quota_fails_execution(self):
+        stack = "quota"
+        make_stack(self, stack)
+        self.submit(stack, "--command", "sleep 30", "--success-string", "", "--retry", "0", "--id", "long")
+        self.launch(stack)
+        journal = os.path.join(self.dir, "quota.db")
+        s = Scheduler(self, self.endpoint, stack, journal, self.workflow, "--max-events", "120")
+        xs = self.wait_done(journal, timeout=90)
+        self.assertEqual(xs[0]["status"], "FAILED", s.text()[-3000:])
+        self.assertEqual(xs[0]["error"], "States.Runtime")
+        self.assertIn("history", xs[0]["cause"])
+
+
+class SchedulerCli(dsstest.EmulatorTestCase):
+
+    def run_sched(self, *args, env=None):
+        return subprocess.run([SCHED] + list(args), env=env or sched_env(self.endpoint), capture_output=True,
+                              text=True, timeout=120)
+
+    def test_missing_queue_is_named(self):
+        p = self.run_sched("run", "--stack", "nosuch", "--journal", os.path.join(dsstest.temp_dir(self), "j.db"))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("nosuch-job-queue", p.stderr)
+        self.assertIn(self.endpoint, p.stderr)
+        self.assertIn("AWS_ENDPOINT_URL", p.stderr)
+
+    def test_missing_table_is_named(self):
+        sqs = self.client("sqs")
+        for suffix in ("-job-queue", "-job-queue-finished", "-job-queue-failed"):
+            sqs.create_queue(QueueName="notable" + suffix)
+        p = self.run_sched("run", "--stack", "notable", "--journal", os.path.join(dsstest.temp_dir(self), "j.db"))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("notable-job-monitoring", p.stderr)
+
+    def test_unreachable_endpoint_names_url_and_setting(self):
+        env = sched_env("http://127.0.0.1:9")
+        p = self.run_sched("submit", "--stack", "x", "--command", "echo", "--success-string", "x", "--retry", "1",
+                           env=env)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("http://127.0.0.1:9", p.stderr)
+        self.assertIn("AWS_ENDPOINT_URL", p.stderr)
+
+    def test_profile_endpoint_and_region(self):
+        d = dsstest.temp_dir(self)
+        cfg = os.path.join(d, "config")
+        with open(cfg, "w") as f:
+            f.write("[profile emu]\nregion = eu-west-1\nservices = local\n"
+                    "[services local]\nsqs =\n  endpoint_url = %s\n" % self.endpoint)
+        creds = os.path.join(d, "credentials")
+        with open(creds, "w") as f:
+            f.write("[emu]\naws_access_key_id = AKIDEMU\naws_secret_access_key = secret\n")
+        env = dict(os.environ)
+        for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
+                  "AWS_REGION"):
+            env.pop(k, None)
+        env.update(AWS_PROFILE="emu", AWS_CONFIG_FILE=cfg, AWS_SHARED_CREDENTIALS_FILE=creds)
+        self.client("sqs").create_queue(QueueName="prof-job-queue")
+        p = self.run_sched("submit", "--stack", "prof", "--command", "echo hi", "--success-string", "hi",
+                           "--retry", "2", "--id", "p1", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # A service without an override goes to the real regional endpoint of the profile's region.
+        p = self.run_sched("status", "--stack", "prof", env=dict(env, AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:9"))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("AWS_ENDPOINT_URL_DYNAMODB", p.stderr)
+
+    def test_submit_and_status(self):
+        make_stack(self, "cli")
+        d = dsstest.temp_dir(self)
+        jobs = os.path.join(d, "jobs.json")
+        with open(jobs, "w") as f:
+            json.dump([{"job_id": "f1", "retry": 2, "job_success_string": "x", "ssm_document": "AWS-RunShellScript",
+                        "commands": ["echo x"]}], f)
+        p = self.run_sched("submit", "--stack", "cli", "--job", jobs)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        sqs = self.client("sqs")
+        url = sqs.get_queue_url(QueueName="cli-job-queue")["QueueUrl"]
+        body = json.loads(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"][0]["Body"])
+        self.assertEqual(body["job_id"], "f1")
+        self.assertEqual(body["commands"], ["echo x"])
+        bad = os.path.join(d, "bad.json")
+        with open(bad, "w") as f:
+            f.write("{\"job_id\": ")
+        p = self.run_sched("submit", "--stack", "cli", "--job", bad)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("bad.json", p.stderr)
+        self.client("dynamodb").put_item(TableName="cli-job-monitoring", Item={
+            "job_id": {"S": "z9"}, "Status": {"S": "Successful"}, "Retries": {"S": "1 of 2"},
+            "instance_id": {"S": "i-1"}, "SSM_Document": {"S": "AWS-RunShellScript"},
+            "Commands": {"S": "['echo']"}, "Output_Logs": {"S": "line1\nline2"}})
+        p = self.run_sched("status", "--stack", "cli")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"z9\s+Successful\s+1 of 2\s+i-1")
+        p = self.run_sched("status", "--stack", "cli", "--job", "nope")
+        self.assertEqual(p.returncode, 1)
+
+    def test_invalid_workflow_names_state_and_field(self):
+        d = dsstest.temp_dir(self)
+        with open(SEED) as f:
+            wf = json.load(f)
+        wf["States"]["GetJob"]["Retry"][0]["BackoffRate"] = 0.5
+        path = os.path.join(d, "wf.json")
+        with open(path, "w") as f:
+            json.dump(wf, f)
+        p = self.run_sched("check", "--workflow", path)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('State "GetJob"', p.stderr)
+        self.assertIn("Retry[0].BackoffRate", p.stderr)
+        # An edited copy (an extra state) loads without recompiling.
+        wf["States"]["GetJob"]["Retry"][0]["BackoffRate"] = 1.5
+        wf["States"]["Extra"] = {"Type": "Pass", "Next": "GetJob"}
+        wf["States"]["PassCleanEntry"]["Next"] = "Extra"
+        with open(path, "w") as f:
+            json.dump(wf, f)
+        p = self.run_sched("check", "--workflow", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("32 states", p.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,176 @@
+"""Worker processes, the fault control API and its CLI, and the in-worker aws/sudo."""
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+import botocore.exceptions
+
+from dsstest import BIN, Emulator, client, temp_dir, wait_until
+from ec2util import InstancesTestCase, alive, processes_of
+
+
+class FaultsTest(InstancesTestCase):
+    def test_api_faults(self):
+        sqs, ssm = self.client("sqs"), self.client("ssm")
+        url = sqs.create_queue(QueueName="faulty")["QueueUrl"]
+        st, body = self.ctl("/_dss/faults/api", "POST", service="sqs", operation="ReceiveMessage", nth=2)
+        self.assertEqual(st, 200, body)
+        sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)
+        self.assertEqual(cm.exception.response["Error"]["Code"], "RequestThrottled")
+        sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)  # count=1: only the 2nd call
+        # 500 on SendCommand, via the CLI wrapper.
+        ctl = os.path.join(BIN, "dss-emulator-ctl")
+        p = subprocess.run([ctl, "--endpoint", self.endpoint, "fail", "ssm", "SendCommand", "1", "1",
+                            "InternalServerError"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            ssm.send_command(InstanceIds=["i-0123456789abcdef0"], DocumentName="AWS-RunShellScript",
+                             Parameters={"commands": ["true"]})
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 500)
+        self.assertEqual(cm.exception.response["Error"]["Code"], "InternalServerError")
+        # Delay: answered later on the emulator clock (2000 ms at speed 20 = 0.1 s).
+        self.ctl("/_dss/faults/api", "POST", service="sqs", operation="GetQueueUrl", action="delay", delay_ms=20000)
+        t0 = time.monotonic()
+        sqs.get_queue_url(QueueName="faulty")
+        self.assertGreater(time.monotonic() - t0, 0.5)
+        events = [e for e in self.ctl("/_dss/events")[1]["events"] if e["type"] == "fault.api"]
+        self.assertEqual(len(events), 3)
+        self.assertEqual(self.ctl("/_dss/faults", "DELETE")[0], 200)
+        self.assertEqual(self.ctl("/_dss/faults")[1]["faults"], [])
+        st, body = self.ctl("/_dss/faults/api", "POST", service="sqs", operation="X", error="NoSuchError")
+        self.assertEqual(st, 400)
+
+    def test_kill_pause_worker(self):
+        ec2, ssm = self.client("ec2"), self.client("ssm")
+        a, b = self.launch(2)
+        pid = self.instances()[a]["pid"]
+        self.assertEqual(self.ctl("/_dss/faults/kill-worker", "POST", instance_id=a)[0], 200)
+        self.assertTrue(wait_until(lambda: not alive(pid), timeout=5))
+        self.assertTrue(wait_until(lambda: ec2.describe_instance_status(InstanceIds=[a])["InstanceStatuses"][0][
+            "InstanceStatus"]["Status"] == "impaired", timeout=5))
+        self.assertEqual(ec2.describe_instances(InstanceIds=[a])["Reservations"][0]["Instances"][0]["State"]["Name"],
+                         "running")  # on-demand: impaired, not terminated
+        info = ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [a]}])
+        self.assertEqual(info["InstanceInformationList"][0]["PingStatus"], "ConnectionLost")
+        # Pause: the command does not progress until resumed.
+        cid = ssm.send_command(InstanceIds=[b], DocumentName="AWS-RunShellScript",
+                               Parameters={"commands": ["sleep 1", "echo done"]})["Command"]["CommandId"]
+        self.assertTrue(wait_until(lambda: self.instances()[b].get("command_pgid"), timeout=5))
+        self.assertEqual(self.ctl("/_dss/faults/pause-worker", "POST", instance_id=b)[0], 200)
+        time.sleep(2)
+        self.assertEqual(ssm.get_command_invocation(CommandId=cid, InstanceId=b)["Status"], "InProgress")
+        self.assertEqual(self.ctl("/_dss/faults/resume-worker", "POST", instance_id=b)[0], 200)
+        inv = self.wait_command(cid, b)
+        self.assertEqual((inv["Status"], inv["StandardOutputContent"]), ("Success", "done\n"))
+
+    def test_clock_and_settings(self):
+        st, body = self.ctl("/_dss/clock")
+        self.assertEqual(body["speed"], 20)
+        st, body = self.ctl("/_dss/settings", "POST", ssm_dead_agent="bogus")
+        self.assertEqual(st, 400)
+        st, body = self.ctl("/_dss/settings", "POST", boot_ms=10000)
+        self.assertEqual(body["ssm_dead_agent"], "timeout")
+
+
+class DeadAgentModesTest(InstancesTestCase):
+    def test_terminated_and_missing(self):
+        ssm, ec2 = self.client("ssm"), self.client("ec2")
+        a, b = self.launch(2)
+        self.ctl("/_dss/settings", "POST", ssm_dead_agent="terminated")
+        cid = ssm.send_command(InstanceIds=[a], DocumentName="AWS-RunShellScript",
+                               Parameters={"commands": ["sleep 30"]})["Command"]["CommandId"]
+        self.assertTrue(wait_until(lambda: ssm.get_command_invocation(CommandId=cid, InstanceId=a)["Status"] ==
+                                   "InProgress", timeout=5))
+        ec2.terminate_instances(InstanceIds=[a])
+        inv = self.wait_command(cid, a)
+        self.assertEqual((inv["Status"], inv["StatusDetails"]), ("Failed", "Terminated"))
+        self.ctl("/_dss/settings", "POST", ssm_dead_agent="missing")
+        cid = ssm.send_command(InstanceIds=[b], DocumentName="AWS-RunShellScript",
+                               Parameters={"commands": ["sleep 30"]})["Command"]["CommandId"]
+        self.assertTrue(wait_until(lambda: ssm.get_command_invocation(CommandId=cid, InstanceId=b)["Status"] ==
+                                   "InProgress", timeout=5))
+        self.ctl("/_dss/faults/kill-worker", "POST", instance_id=b)
+
+        def gone():
+            try:
+                ssm.get_command_invocation(CommandId=cid, InstanceId=b)
+                return False
+            except botocore.exceptions.ClientError as e:
+                return e.response["Error"]["Code"] == "InvocationDoesNotExist"
+        self.assertTrue(wait_until(gone, timeout=5))
+        self.ctl("/_dss/settings", "POST", ssm_dead_agent="timeout")
+
+
+class EmulatorCrashTest(unittest.TestCase):
+    """SIGKILL of the emulator takes every worker and command with it; a restart on the same
+    data directory gives each running instance a fresh worker."""
+
+    def test_sigkill_and_restart(self):
+        data = temp_dir(self)
+        emu = Emulator(data_dir=data, extra_args=("--clock-speed", "20")).start()
+        self.addCleanup(emu.stop)
+        ec2, ssm = client(emu.endpoint, "ec2"), client(emu.endpoint, "ssm")
+        iid = ec2.run_instances(ImageId="ami-0abcdef1234567890", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        ec2.get_waiter("instance_status_ok").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.2})
+        self.assertTrue(wait_until(lambda: ssm.describe_instance_information()["InstanceInformationList"], timeout=5))
+        cid = ssm.send_command(InstanceIds=[iid], DocumentName="AWS-RunShellScript",
+                               Parameters={"commands": ["sleep 60"]})["Command"]["CommandId"]
+        self.assertTrue(wait_until(lambda: len(processes_of(emu.port)) >= 3, timeout=5))  # worker, guard, sh
+        port = emu.port
+        emu.kill()
+        self.assertTrue(wait_until(lambda: not processes_of(port), timeout=10), processes_of(port))
+        emu2 = Emulator(data_dir=data, port=port, extra_args=("--clock-speed", "20")).start()
+        self.addCleanup(emu2.stop)
+        ec2 = client(emu2.endpoint, "ec2")
+        ssm = client(emu2.endpoint, "ssm")
+        self.assertEqual(ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"],
+                         "running")
+        self.assertTrue(wait_until(lambda: len(processes_of(port)) == 1, timeout=10), (processes_of(port), emu2.log()))
+        self.assertEqual(ssm.get_command_invocation(CommandId=cid, InstanceId=iid)["Status"], "InProgress")
+        cid2 = ssm.send_command(InstanceIds=[iid], DocumentName="AWS-RunShellScript",
+                                Parameters={"commands": ["echo again"]})["Command"]["CommandId"]
+        self.assertTrue(wait_until(lambda: ssm.get_command_invocation(CommandId=cid2, InstanceId=iid)["Status"] ==
+                                   "Success", timeout=10))
+        rc, log = emu2.stop()
+        self.assertEqual(rc, 0, log)
+        self.assertTrue(wait_until(lambda: not processes_of(port), timeout=5))
+
+
+class S3ShimTest(InstancesTestCase):
+    """A job that syncs its input down, runs, and syncs its output back, with the in-worker aws."""
+
+    def test_sync_down_run_sync_up(self):
+        if "s3" not in json.loads(self.emulator.health()[1])["services"]:
+            self.skipTest("S3 is not served by this emulator yet")
+        s3, ssm = self.client("s3"), self.client("ssm")
+        s3.create_bucket(Bucket="jobs")
+        s3.put_object(Bucket="jobs", Key="in/a.txt", Body=b"alpha\n")
+        s3.put_object(Bucket="jobs", Key="in/sub/b.txt", Body=b"beta\n")
+        [iid] = self.launch(1)
+        cid = ssm.send_command(InstanceIds=[iid], DocumentName="AWS-RunShellScript", Parameters={"commands": [
+            "mkdir -p job && cd job", "aws s3 sync s3://jobs/in input", "cat input/a.txt input/sub/b.txt > a.out",
+            "aws s3 cp a.out s3://jobs/out/", "aws s3 ls s3://jobs/out/", "aws s3 rm s3://jobs/in/a.txt"]})[
+            "Command"]["CommandId"]
+        inv = self.wait_command(cid, iid)
+        self.assertEqual(inv["Status"], "Success", inv["StandardErrorContent"])
+        out = inv["StandardOutputContent"]
+        self.assertIn("download: s3://jobs/in/a.txt to input/a.txt".replace("to input", "to ./input"), out)
+        self.assertIn("upload: ./a.out to s3://jobs/out/a.out", out)
+        self.assertIn("delete: s3://jobs/in/a.txt", out)
+        self.assertEqual(s3.get_object(Bucket="jobs", Key="out/a.out")["Body"].read(), b"alpha\nbeta\n")
+        cid = ssm.send_command(InstanceIds=[iid], DocumentName="AWS-RunShellScript", Parameters={"commands": [
+            "cd job", "aws s3 sync input s3://jobs/copy", "aws s3 sync input s3://jobs/copy",
+            "aws s3 cp s3://jobs/missing x"]})["Command"]["CommandId"]
+        inv = self.wait_command(cid, iid)
+        self.assertEqual(inv["Status"], "Failed")
+        self.assertEqual(inv["StandardOutputContent"].count("upload:"), 2)  # the second sync had nothing to do
+        self.assertIn("download failed: s3://jobs/missing to ./x", inv["StandardErrorContent"])
+
+
+if __name__ == "__main__":
+    unittest.main()

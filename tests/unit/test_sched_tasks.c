@@ -1,0 +1,698 @@
+/* test_sched_tasks.c -- each seed task function against a real dss-emulator, and the AWS client's
+ * protocols and error parsing on the way (SQS JSON, DynamoDB, SSM JSON 1.1, EC2 and Auto Scaling
+ * Query/XML).
+ *
+ * The group setup starts $DSS_BIN_DIR/dss-emulator on a free port (--ephemeral); the group
+ * teardown stops it, also after a failed assertion. Every task runs through the engine as a
+ * one-state machine, the way the seed workflow calls it. Tests that need EC2 or SSM skip with a
+ * message when the emulator does not serve them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "asl.h"
+#include "clock.h"
+#include "engine.h"
+#include "runtime.h"
+#include "tasks.h"
+
+static pid_t emu_pid;
+static FILE *emu_out; /* kept open: the emulator must not get SIGPIPE writing to stdout */
+static char endpoint[128];
+static struct runtime rt;
+static struct task_env env;
+static int have_ec2, have_ssm;
+static char instance_id[64];
+
+/* ---- the emulator ---- */
+
+static int start_emulator(void)
+{
+    int fds[2];
+    if (pipe(fds))
+        return -1;
+    emu_pid = fork();
+    if (emu_pid < 0)
+        return -1;
+    if (emu_pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        char exe[512];
+        snprintf(exe, sizeof exe, "%s/dss-emulator", DSS_BIN_DIR);
+        execl(exe, exe, "--listen", "127.0.0.1:0", "--ephemeral", "--log-level", "error", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    char line[512] = "";
+    emu_out = f;
+    if (!fgets(line, sizeof line, f))
+        return -1;
+    char *p = strstr(line, "http://");
+    if (!p)
+        return -1;
+    p[strcspn(p, " \n")] = '\0';
+    snprintf(endpoint, sizeof endpoint, "%s", p);
+    return 0;
+}
+
+static void stop_emulator(void)
+{
+    if (emu_pid > 0) {
+        kill(emu_pid, SIGTERM);
+        waitpid(emu_pid, NULL, 0);
+        emu_pid = 0;
+    }
+    if (emu_out)
+        fclose(emu_out);
+    emu_out = NULL;
+}
+
+/* ---- synchronous calls for setup and checks ---- */
+
+struct res {
+    char error[256];
+    cJSON *json;
+    xmlDocPtr xml;
+};
+
+static void keep(void *arg, const struct aws_response *r)
+{
+    struct res *s = arg;
+    if (r->error)
+        snprintf(s->error, sizeof s->error, "%s", r->error);
+    s->json = r->json ? cJSON_Duplicate(r->json, 1) : NULL;
+    s->xml = r->xml ? xmlCopyDoc(r->xml, 1) : NULL;
+}
+
+static struct res json_call(const struct aws_service *svc, const char *op, const char *params)
+{
+    struct res s = {0};
+    cJSON *p = cJSON_Parse(params);
+    assert_non_null(p);
+    assert_int_equal(runtime_call_json(&rt, svc, op, p, keep, &s), 0);
+    return s;
+}
+
+static struct res query_call(const struct aws_service *svc, const char *action, const char *const *kv)
+{
+    struct res s = {0};
+    struct aws_query q;
+    aws_query_init(&q);
+    for (int i = 0; kv && kv[i]; i += 2)
+        aws_query_add(&q, kv[i], kv[i + 1]);
+    assert_int_equal(runtime_call_query(&rt, svc, action, &q, keep, &s), 0);
+    return s;
+}
+
+static void res_free(struct res *s)
+{
+    cJSON_Delete(s->json);
+    xmlFreeDoc(s->xml);
+}
+
+static char *queue_url(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "{\"QueueName\":\"%s\"}", name);
+    struct res r = json_call(&aws_sqs, "GetQueueUrl", p);
+    assert_string_equal(r.error, "");
+    char *u = strdup(cJSON_GetStringValue(cJSON_GetObjectItem(r.json, "QueueUrl")));
+    res_free(&r);
+    return u;
+}
+
+static void send_to(const char *queue, const char *body)
+{
+    char *url = queue_url(queue);
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "QueueUrl", url);
+    cJSON_AddStringToObject(p, "MessageBody", body);
+    char *t = cJSON_PrintUnformatted(p);
+    struct res r = json_call(&aws_sqs, "SendMessage", t);
+    assert_string_equal(r.error, "");
+    res_free(&r);
+    free(t);
+    cJSON_Delete(p);
+    free(url);
+}
+
+/* Receives one message body from queue (malloc'd) or NULL. */
+static char *receive_from(const char *queue)
+{
+    char *url = queue_url(queue);
+    char p[1024];
+    snprintf(p, sizeof p, "{\"QueueUrl\":\"%s\",\"MaxNumberOfMessages\":1,\"WaitTimeSeconds\":1}", url);
+    struct res r = json_call(&aws_sqs, "ReceiveMessage", p);
+    assert_string_equal(r.error, "");
+    cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "Messages"), 0);
+    char *body = m ? strdup(cJSON_GetStringValue(cJSON_GetObjectItem(m, "Body"))) : NULL;
+    if (m) {
+        snprintf(p, sizeof p, "{\"QueueUrl\":\"%s\",\"ReceiptHandle\":\"%s\"}", url,
+                 cJSON_GetStringValue(cJSON_GetObjectItem(m, "ReceiptHandle")));
+        struct res d = json_call(&aws_sqs, "DeleteMessage", p);
+        res_free(&d);
+    }
+    res_free(&r);
+    free(url);
+    return body;
+}
+
+/* ---- running one task ---- */
+
+struct outcome {
+    int done, ok;
+    char error[256], cause[1024];
+    cJSON *out;
+};
+
+static void on_finish(void *arg, const char *name, int ok, const char *error, const char *cause, const cJSON *out)
+{
+    (void)name;
+    struct outcome *o = arg;
+    o->done = 1;
+    o->ok = ok;
+    snprintf(o->error, sizeof o->error, "%s", error ? error : "");
+    snprintf(o->cause, sizeof o->cause, "%s", cause ? cause : "");
+    o->out = out ? cJSON_Duplicate(out, 1) : NULL;
+}
+
+/* Runs task resource on input (JSON text) as a one-state machine (ResultPath $.r, optional
+ * InputPath). Returns the outcome; o->out is the whole output. */
+static struct outcome run_task(const char *resource, const char *input_path, const char *input)
+{
+    char def[512], err[512];
+    snprintf(def, sizeof def,
+             "{\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\",\"Resource\":\"%s\",%s%s%s"
+             "\"ResultPath\":\"$.r\",\"End\":true}}}",
+             resource, input_path ? "\"InputPath\":\"" : "", input_path ? input_path : "", input_path ? "\"," : "");
+    engine_set_resolver_table(seed_tasks, seed_ntasks);
+    struct asl_machine *m = asl_load(def, strlen(def), engine_resolve, err, sizeof err);
+    if (!m)
+        fail_msg("%s", err);
+    struct outcome o = {0};
+    struct engine_options eo = {0};
+    eo.on_finish = on_finish;
+    eo.on_finish_arg = &o;
+    struct engine *e = engine_new(m, seed_tasks, seed_ntasks, &env, rt.loop, NULL, &eo);
+    env.engine = e;
+    cJSON *in = cJSON_Parse(input);
+    assert_non_null(in);
+    assert_int_equal(engine_start(e, "t", NULL, in), 1);
+    int rc = runtime_wait(&rt, &o.done, 60000);
+    env.engine = NULL;
+    engine_free(e);
+    asl_free(m);
+    if (rc)
+        fail_msg("%s did not finish within 60 s", resource);
+    return o;
+}
+
+static const char *result_str(struct outcome *o)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItem(o->out, "r"));
+}
+
+#define INPUT_FMT                                                                                                  \
+    "{\"input\":{\"sqs_name\":\"st-job-queue\",\"sqs_name_out\":\"st-job-queue-finished\","                        \
+    "\"sqs_name_failed\":\"st-job-queue-failed\",\"region\":\"us-east-1\",\"Timeout_Job\":1,"                       \
+    "\"instance_id\":\"%s\",\"autoscaling_group\":\"%s\",\"table\":\"st-job-monitoring\"}%s}"
+
+static char *doc(const char *group, const char *extra)
+{
+    size_t n = 1024 + (extra ? strlen(extra) : 0);
+    char *s = malloc(n);
+    snprintf(s, n, INPUT_FMT, instance_id[0] ? instance_id : "i-00000000000000000", group, extra ? extra : "");
+    return s;
+}
+
+/* ---- setup ---- */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (start_emulator()) {
+        fprintf(stderr, "cannot start %s/dss-emulator\n", DSS_BIN_DIR);
+        return -1;
+    }
+    setenv("AWS_ENDPOINT_URL", endpoint, 1);
+    setenv("AWS_ACCESS_KEY_ID", "test", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "test", 1);
+    setenv("AWS_REGION", "us-east-1", 1);
+    setenv("AWS_CONFIG_FILE", "/dev/null", 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", 1);
+    char err[512];
+    struct aws_client_options opt = {2, 8, 30000};
+    if (runtime_init(&rt, &opt, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    env = (struct task_env){rt.aws, rt.loop, NULL, 0.2, 100, NULL, 0};
+    /* What the emulator serves. */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "curl -s %s/_dss/health", endpoint);
+    FILE *p = popen(cmd, "r");
+    char health[2048] = "";
+    if (p) {
+        size_t n = fread(health, 1, sizeof health - 1, p);
+        health[n] = '\0';
+        pclose(p);
+    }
+    have_ec2 = strstr(health, "\"ec2\"") && strstr(health, "\"autoscaling\"");
+    have_ssm = strstr(health, "\"ssm\"") != NULL;
+    if (have_ec2) {
+        /* Boot and status checks in a fraction of a second rather than 10 s + 20 s. */
+        snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -X POST '%s/_dss/settings?boot_ms=200&status_ms=300'", endpoint);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not shorten the emulator's boot delay\n");
+    }
+    static const char *const queues[] = {"st-job-queue", "st-job-queue-finished", "st-job-queue-failed"};
+    for (int i = 0; i < 3; i++) {
+        char q[128];
+        snprintf(q, sizeof q, "{\"QueueName\":\"%s\"}", queues[i]);
+        struct res r = json_call(&aws_sqs, "CreateQueue", q);
+        if (r.error[0])
+            return -1;
+        res_free(&r);
+    }
+    struct res r = json_call(&aws_dynamodb, "CreateTable",
+                             "{\"TableName\":\"st-job-monitoring\",\"AttributeDefinitions\":[{\"AttributeName\":"
+                             "\"job_id\",\"AttributeType\":\"S\"}],\"KeySchema\":[{\"AttributeName\":\"job_id\","
+                             "\"KeyType\":\"HASH\"}],\"BillingMode\":\"PAY_PER_REQUEST\"}");
+    if (r.error[0])
+        return -1;
+    res_free(&r);
+    if (have_ec2) {
+        static const char *const kv[] = {"ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1",
+                                         "InstanceType", "t3.micro", NULL};
+        struct res ri = query_call(&aws_ec2, "RunInstances", kv);
+        if (ri.error[0]) {
+            fprintf(stderr, "RunInstances: %s\n", ri.error);
+            return -1;
+        }
+        aws_xml_text(xmlDocGetRootElement(ri.xml), "instancesSet/item/instanceId", instance_id, sizeof instance_id);
+        res_free(&ri);
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    task_env_cleanup(&env);
+    runtime_cleanup(&rt);
+    stop_emulator();
+    return 0;
+}
+
+#define NEED(flag, what)                                                                                           \
+    do {                                                                                                           \
+        if (!(flag)) {                                                                                             \
+            fprintf(stderr, "SKIPPED: the emulator does not serve %s yet\n", what);                               \
+            skip();                                                                                                \
+        }                                                                                                          \
+    } while (0)
+
+/* ---- the client itself ---- */
+
+static void test_client_errors(void **state)
+{
+    (void)state;
+    struct res r = json_call(&aws_sqs, "GetQueueUrl", "{\"QueueName\":\"no-such-queue\"}");
+    assert_string_equal(r.error, "AWS.SimpleQueueService.NonExistentQueue");
+    res_free(&r);
+    r = json_call(&aws_dynamodb, "DescribeTable", "{\"TableName\":\"no-such-table\"}");
+    assert_string_equal(r.error, "ResourceNotFoundException");
+    res_free(&r);
+    if (have_ec2) {
+        static const char *const kv[] = {"InstanceId.1", "i-0000000000000dead", NULL};
+        r = query_call(&aws_ec2, "DescribeInstances", kv);
+        assert_string_equal(r.error, "InvalidInstanceID.NotFound");
+        res_free(&r);
+    }
+}
+
+static void test_client_network_error_names_the_url(void **state)
+{
+    (void)state;
+    /* A port nobody listens on: bounded retries, then NetworkError naming URL and setting. */
+    setenv("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:9", 1);
+    struct runtime r2;
+    char err[256];
+    struct aws_client_options opt = {2, 4, 5000};
+    sched_clock_virtual(sched_now_ms()); /* the retry delay passes without real time */
+    assert_int_equal(runtime_init(&r2, &opt, err, sizeof err), 0);
+    struct res s = {0};
+    assert_int_equal(runtime_call_json(&r2, &aws_sqs, "ListQueues", cJSON_CreateObject(), keep, &s), 0);
+    sched_clock_set(NULL, NULL);
+    unsetenv("AWS_ENDPOINT_URL_SQS");
+    assert_string_equal(s.error, "NetworkError");
+    assert_int_equal(aws_client_sent(r2.aws), 2);
+    runtime_cleanup(&r2);
+    res_free(&s);
+}
+
+/* ---- the tasks ---- */
+
+static void test_getjob_deletejob_extractjob(void **state)
+{
+    (void)state;
+    char *in = doc("nothing", NULL);
+    struct outcome o = run_task("GetJob", NULL, in);
+    assert_false(o.ok);
+    assert_string_equal(o.error, "QueueEmpty");
+
+    send_to("st-job-queue", "{\"job_id\":\"j1\",\"retry\":\"3\",\"job_success_string\":\"Hello\","
+                            "\"ssm_document\":\"AWS-RunShellScript\",\"commands\":[\"echo Hello World\"]}");
+    o = run_task("GetJob", NULL, in);
+    if (!o.ok)
+        fail_msg("%s: %s", o.error, o.cause);
+    cJSON *raw = cJSON_DetachItemFromObject(o.out, "r");
+    cJSON_Delete(o.out);
+    assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(raw, "Messages"), 0), "ReceiptHandle"));
+    assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(raw, "Messages"), 0),
+                                                            "Attributes"),
+                                        "SentTimestamp"));
+
+    /* ExtractJob reads InputPath $.raw_message. */
+    char *rawtext = cJSON_PrintUnformatted(raw);
+    char extra[4096];
+    assert_true(strlen(rawtext) < 4000);
+    snprintf(extra, sizeof extra, ",\"raw_message\":%s", rawtext);
+    char *in2 = doc("nothing", extra);
+    o = run_task("ExtractJob", "$.raw_message", in2);
+    assert_true(o.ok);
+    cJSON *jd = cJSON_GetObjectItem(o.out, "r");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(jd, "job_id")), "j1");
+    assert_int_equal(cJSON_GetObjectItem(jd, "re_run")->valueint, 0);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(jd, "retry")), "3");
+    cJSON_Delete(o.out);
+
+    o = run_task("DeleteJob", NULL, in2);
+    if (!o.ok)
+        fail_msg("%s: %s", o.error, o.cause);
+    cJSON_Delete(o.out);
+    /* Deleted: after the 5 s visibility timeout nothing comes back; check right away too. */
+    o = run_task("GetJob", NULL, in);
+    assert_string_equal(o.error, "QueueEmpty");
+    free(rawtext);
+    free(in2);
+    free(in);
+    cJSON_Delete(raw);
+}
+
+static void test_extractjob_malformed(void **state)
+{
+    (void)state;
+    static const char *const bodies[] = {
+        "not json", "[1,2]", "{\"job_id\":\"x\"}",
+        "{\"job_id\":\"x\",\"retry\":1,\"job_success_string\":\"\",\"ssm_document\":\"d\",\"commands\":\"echo\"}",
+        "{\"job_id\":\"x\",\"retry\":[],\"job_success_string\":\"\",\"ssm_document\":\"d\",\"commands\":[]}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+        cJSON *raw = cJSON_CreateObject();
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "Body", bodies[i]);
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(raw, "Messages"), m);
+        char *t = cJSON_PrintUnformatted(raw);
+        char extra[4096];
+        snprintf(extra, sizeof extra, ",\"raw_message\":%s", t);
+        char *in = doc("nothing", extra);
+        struct outcome o = run_task("ExtractJob", "$.raw_message", in);
+        assert_false(o.ok);
+        assert_string_equal(o.error, "MalformedJob");
+        free(in);
+        free(t);
+        cJSON_Delete(raw);
+    }
+}
+
+static void test_dynamodb_record(void **state)
+{
+    (void)state;
+    char *in = doc("nothing", ",\"status\":\"Failed\",\"job_details\":{\"job_id\":\"rec1\",\"retry\":3,"
+                              "\"job_success_string\":\"x\",\"ssm_document\":\"AWS-RunShellScript\","
+                              "\"commands\":[\"echo a\",\"echo b\"],\"re_run\":2},"
+                              "\"jobstatus\":[\"failed\",{\"StandardOutputContent\":\"out\\n\"}]");
+    struct outcome o = run_task("DynamoDB", NULL, in);
+    if (!o.ok)
+        fail_msg("%s: %s", o.error, o.cause);
+    cJSON_Delete(o.out);
+    struct res r = json_call(&aws_dynamodb, "GetItem",
+                             "{\"TableName\":\"st-job-monitoring\",\"Key\":{\"job_id\":{\"S\":\"rec1\"}}}");
+    cJSON *item = cJSON_GetObjectItem(r.json, "Item");
+#define S_OF(n) cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(item, n), "S"))
+    assert_string_equal(S_OF("Status"), "Failed");
+    assert_string_equal(S_OF("Retries"), "2 of 3");
+    assert_string_equal(S_OF("Commands"), "['echo a', 'echo b']");
+    assert_string_equal(S_OF("Output_Logs"), "out\n");
+    assert_string_equal(S_OF("SSM_Document"), "AWS-RunShellScript");
+    res_free(&r);
+    free(in);
+    /* Without a jobstatus (WriteJobStart), Output_Logs is "null". */
+    in = doc("nothing", ",\"status\":\"Started\",\"job_details\":{\"job_id\":\"rec2\",\"retry\":\"1\","
+                        "\"job_success_string\":\"x\",\"ssm_document\":\"d\",\"commands\":[],\"re_run\":0}");
+    o = run_task("DynamoDB", NULL, in);
+    assert_true(o.ok);
+    cJSON_Delete(o.out);
+    r = json_call(&aws_dynamodb, "GetItem", "{\"TableName\":\"st-job-monitoring\",\"Key\":{\"job_id\":{\"S\":\"rec2\"}}}");
+    item = cJSON_GetObjectItem(r.json, "Item");
+    assert_string_equal(S_OF("Output_Logs"), "null");
+    assert_string_equal(S_OF("Retries"), "0 of 1");
+    res_free(&r);
+    free(in);
+    /* A missing table is an error a Catch can match. */
+    in = strdup("{\"input\":{\"table\":\"nope\"},\"status\":\"Started\",\"job_details\":{\"job_id\":\"z\"}}");
+    o = run_task("DynamoDB", NULL, in);
+    assert_false(o.ok);
+    assert_string_equal(o.error, "ResourceNotFoundException");
+    free(in);
+}
+
+static void test_confirmresult(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *want, *result;
+    } cases[] = {{"Hello", "success"}, {"Hello EVERYONE", "fail"}, {"", "success"}, {" ", "success"},
+                 {"success", "success"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char extra[1024];
+        snprintf(extra, sizeof extra,
+                 ",\"job_details\":{\"job_success_string\":\"%s\"},"
+                 "\"jobstatus\":[\"success\",{\"StandardOutputContent\":\"Hello World\\n\"}]",
+                 cases[i].want);
+        char *in = doc("nothing", extra);
+        struct outcome o = run_task("ConfirmResult", NULL, in);
+        assert_true(o.ok);
+        assert_string_equal(result_str(&o), cases[i].result);
+        cJSON_Delete(o.out);
+        free(in);
+    }
+    /* The quirk: CheckJob's exception answer ["success","null"] passes a blank success string. */
+    char *in = doc("nothing", ",\"job_details\":{\"job_success_string\":\" \"},\"jobstatus\":[\"success\",\"null\"]");
+    struct outcome o = run_task("ConfirmResult", NULL, in);
+    assert_string_equal(result_str(&o), "success");
+    cJSON_Delete(o.out);
+    free(in);
+}
+
+static void test_addsqs_sqsout_failedjob_sqscheck(void **state)
+{
+    (void)state;
+    free(receive_from("st-job-queue"));
+    char *in = doc("nothing", NULL);
+    struct outcome o = run_task("SQSCheck", NULL, in);
+    assert_true(o.ok);
+    assert_string_equal(result_str(&o), "Zero");
+    cJSON_Delete(o.out);
+    free(in);
+
+    in = doc("nothing", ",\"job_details\":{\"job_id\":\"a1\",\"retry\":\"3\",\"re_run\":3}");
+    o = run_task("AddSQS", NULL, in);
+    assert_string_equal(result_str(&o), "NoRetries");
+    cJSON_Delete(o.out);
+    free(in);
+
+    in = doc("nothing", ",\"job_details\":{\"job_id\":\"a1\",\"retry\":\"3\",\"re_run\":1}");
+    o = run_task("AddSQS", NULL, in);
+    assert_true(o.ok);
+    assert_string_not_equal(result_str(&o), "NoRetries");
+    cJSON_Delete(o.out);
+    free(in);
+    in = doc("nothing", NULL);
+    o = run_task("SQSCheck", NULL, in);
+    assert_string_equal(result_str(&o), "NotZero");
+    cJSON_Delete(o.out);
+    free(in);
+    char *body = receive_from("st-job-queue");
+    assert_non_null(body);
+    cJSON *b = cJSON_Parse(body);
+    assert_int_equal(cJSON_GetObjectItem(b, "re_run")->valueint, 2);
+    cJSON_Delete(b);
+    free(body);
+
+    in = doc("nothing", ",\"job_details\":{\"job_id\":\"out1\",\"retry\":\"0\",\"re_run\":0}");
+    o = run_task("SQSOut", NULL, in);
+    assert_true(o.ok);
+    cJSON_Delete(o.out);
+    free(in);
+    body = receive_from("st-job-queue-finished");
+    assert_non_null(body);
+    assert_non_null(strstr(body, "\"out1\""));
+    free(body);
+
+    in = doc("nothing", ",\"raw_message\":{\"Messages\":[{\"Body\":\"not json at all\"}]},"
+                        "\"job_details\":{\"Error\":\"MalformedJob\",\"Cause\":\"bad\"}");
+    o = run_task("FailedJob", NULL, in);
+    assert_true(o.ok);
+    cJSON_Delete(o.out);
+    free(in);
+    body = receive_from("st-job-queue-failed");
+    assert_string_equal(body, "not json at all");
+    free(body);
+
+    /* A missing queue: the AWS error name reaches the state machine. */
+    in = strdup("{\"input\":{\"sqs_name\":\"no-such-queue\"}}");
+    o = run_task("SQSCheck", NULL, in);
+    assert_false(o.ok);
+    assert_string_equal(o.error, "AWS.SimpleQueueService.NonExistentQueue");
+    free(in);
+}
+
+static void test_protectec2(void **state)
+{
+    (void)state;
+    char *in = doc("nothing", ",\"protect\":\"True\"");
+    struct outcome o = run_task("ProtectEC2", NULL, in);
+    assert_string_equal(result_str(&o), "200");
+    cJSON_Delete(o.out);
+    free(in);
+    NEED(have_ec2, "Auto Scaling");
+    in = doc("no-such-group", ",\"protect\":\"True\"");
+    o = run_task("ProtectEC2", NULL, in);
+    assert_false(o.ok);
+    assert_true(strlen(o.error) > 0);
+    free(in);
+}
+
+static void test_waitec2_startjob_checkjob_terminate(void **state)
+{
+    (void)state;
+    NEED(have_ec2 && have_ssm, "EC2 and SSM");
+    char *in = doc("nothing", NULL);
+    struct outcome o = run_task("WaitEC2", NULL, in);
+    if (!o.ok)
+        fail_msg("%s: %s", o.error, o.cause);
+    cJSON *r = cJSON_GetObjectItem(o.out, "r");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r, "instance_id")), instance_id);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r, "request_id")), "null");
+    cJSON_Delete(o.out);
+    free(in);
+
+    in = doc("nothing", ",\"job_details\":{\"job_id\":\"run1\",\"ssm_document\":\"AWS-RunShellScript\","
+                        "\"commands\":[\"echo Hello World\"]}");
+    o = run_task("StartJob", NULL, in);
+    if (!o.ok)
+        fail_msg("%s: %s", o.error, o.cause);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "%s", result_str(&o));
+    assert_true(strlen(cmd) > 0);
+    cJSON_Delete(o.out);
+    free(in);
+
+    char extra[256];
+    snprintf(extra, sizeof extra, ",\"CommandId\":\"%s\"", cmd);
+    in = doc("nothing", extra);
+    const char *state_name = NULL;
+    for (int i = 0; i < 100; i++) {
+        o = run_task("CheckJob", NULL, in);
+        assert_true(o.ok);
+        state_name = cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(o.out, "r"), 0));
+        if (strcmp(state_name, "pending") != 0)
+            break;
+        cJSON_Delete(o.out);
+        o.out = NULL;
+        int t = 0;
+        runtime_wait(&rt, &t, 200);
+    }
+    assert_string_equal(state_name, "success");
+    cJSON *inv = cJSON_GetArrayItem(cJSON_GetObjectItem(o.out, "r"), 1);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(inv, "StandardOutputContent")), "Hello World\n");
+    cJSON_Delete(o.out);
+    free(in);
+
+    /* The exception path: an unknown command reads as success with "null". */
+    in = doc("nothing", ",\"CommandId\":\"00000000-0000-0000-0000-000000000000\"");
+    o = run_task("CheckJob", NULL, in);
+    cJSON *res = cJSON_GetObjectItem(o.out, "r");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetArrayItem(res, 0)), "success");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetArrayItem(res, 1)), "null");
+    cJSON_Delete(o.out);
+    free(in);
+
+    /* Not in an Auto Scaling group: falls back to TerminateInstances. */
+    in = doc("nothing", NULL);
+    o = run_task("FinalTerminate", NULL, in);
+    if (!o.ok)
+        fail_msg("%s: %s", o.error, o.cause);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o.out, "r"), "via")), "ec2");
+    cJSON_Delete(o.out);
+    free(in);
+    static const char *const kv[] = {"InstanceId.1", NULL, NULL};
+    const char *kv2[] = {kv[0], instance_id, NULL};
+    struct res d = query_call(&aws_ec2, "DescribeInstances", kv2);
+    char st[32] = "";
+    aws_xml_text(xmlDocGetRootElement(d.xml), "reservationSet/item/instancesSet/item/instanceState/name", st, sizeof st);
+    assert_true(strcmp(st, "shutting-down") == 0 || strcmp(st, "terminated") == 0);
+    res_free(&d);
+}
+
+static void test_waitec2_unknown_instance(void **state)
+{
+    (void)state;
+    NEED(have_ec2, "EC2");
+    env.waiter_max_attempts = 3;
+    struct outcome o = run_task("WaitEC2", NULL, "{\"input\":{\"instance_id\":\"i-0000000000000dead\"}}");
+    env.waiter_max_attempts = 100;
+    assert_false(o.ok);
+    assert_string_equal(o.error, "WaiterError");
+}
+
+static void test_missing_field_is_keyerror(void **state)
+{
+    (void)state;
+    struct outcome o = run_task("GetJob", NULL, "{\"input\":{}}");
+    assert_false(o.ok);
+    assert_string_equal(o.error, "KeyError");
+    assert_non_null(strstr(o.cause, "sqs_name"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_client_errors),
+        cmocka_unit_test(test_client_network_error_names_the_url),
+        cmocka_unit_test(test_getjob_deletejob_extractjob),
+        cmocka_unit_test(test_extractjob_malformed),
+        cmocka_unit_test(test_dynamodb_record),
+        cmocka_unit_test(test_confirmresult),
+        cmocka_unit_test(test_addsqs_sqsout_failedjob_sqscheck),
+        cmocka_unit_test(test_protectec2),
+        cmocka_unit_test(test_waitec2_startjob_checkjob_terminate),
+        cmocka_unit_test(test_waitec2_unknown_instance),
+        cmocka_unit_test(test_missing_field_is_keyerror),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,570 @@
+/* dss-worker -- plays one EC2 instance and its SSM agent.
+ *
+ * Started by dss-emulator's instance supervisor when an instance reaches running, in its own
+ * process group and working directory, with everything it needs in its environment:
+ * DSS_ENDPOINT, DSS_INSTANCE_ID, DSS_PARENT_PID, AWS_REGION, dummy credentials and the
+ * instance's IMDS address. Like the real agent it registers (SSM UpdateInstanceInformation),
+ * then long-polls for messages (GetMessages, which parks in the emulator up to 20 s, so an
+ * idle worker costs one parked request and no CPU), runs each command document with /bin/sh
+ * (AWS-RunShellScript: all commands of one invocation in one script, in order, so cd and
+ * variables persist) or pwsh (AWS-RunPowerShellScript, when installed), enforces
+ * executionTimeout (wall-clock seconds), keeps polling while a command runs so a cancel
+ * arrives, and reports stdout, stderr and the exit code (SendReply).
+ *
+ * A command runs in a process group of its own, led by a guard process that waits on a pipe
+ * only this worker holds: whenever the worker ends -- killed with SIGKILL with its instance,
+ * crashed, or exited -- the pipe closes and the guard kills the command's whole group, so no
+ * command outlives its instance. The worker itself dies with the emulator (PR_SET_PDEATHSIG)
+ * and exits when its polls find the emulator gone for 5 seconds.
+ */
+#include <curl/curl.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/close_range.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define AGENT_VERSION "3.3.0.0-dss"
+#define OUTPUT_KEEP (24000 * 4) /* bytes: 24,000 characters of UTF-8 at most */
+#define GONE_AFTER_MS 5000
+#define POLL_TIMEOUT_S 90
+
+static const char *endpoint, *instance_id;
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+    char when[32];
+    time_t t = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    fprintf(stderr, "%s dss-worker[%d] %s: ", when, (int)getpid(), instance_id ? instance_id : "-");
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- HTTP: JSON 1.1 calls to the emulator ---- */
+
+struct body {
+    char *data;
+    size_t len;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *ctx)
+{
+    struct body *b = ctx;
+    size_t add = size * n;
+    if (b->len + add > (16u << 20))
+        return 0;
+    char *g = realloc(b->data, b->len + add + 1);
+    if (!g)
+        return 0;
+    memcpy(g + b->len, p, add);
+    b->len += add;
+    g[b->len] = '\0';
+    b->data = g;
+    return add;
+}
+
+struct call {
+    CURL *easy;
+    struct curl_slist *headers;
+    char *request;
+    struct body response;
+};
+
+static void call_cleanup(struct call *c)
+{
+    if (c->easy)
+        curl_easy_cleanup(c->easy);
+    curl_slist_free_all(c->headers);
+    free(c->request);
+    free(c->response.data);
+    memset(c, 0, sizeof *c);
+}
+
+/* Prepares a call of target ("AmazonSSM.UpdateInstanceInformation") with body (taken). */
+static int call_init(struct call *c, const char *target, cJSON *body, long timeout_s)
+{
+    memset(c, 0, sizeof *c);
+    c->request = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    char hdr[256];
+    c->easy = curl_easy_init();
+    if (!c->easy || !c->request)
+        return -1;
+    snprintf(hdr, sizeof hdr, "X-Amz-Target: %s", target);
+    c->headers = curl_slist_append(c->headers, hdr);
+    c->headers = curl_slist_append(c->headers, "Content-Type: application/x-amz-json-1.1");
+    const char *region = getenv("AWS_REGION");
+    snprintf(hdr, sizeof hdr, "Authorization: AWS4-HMAC-SHA256 Credential=test/20240101/%s/%s/aws4_request, "
+             "SignedHeaders=host, Signature=0", region ? region : "us-east-1",
+             strncmp(target, "AmazonSSM", 9) ? "ec2messages" : "ssm");
+    c->headers = curl_slist_append(c->headers, hdr);
+    c->headers = curl_slist_append(c->headers, "Expect:");
+    curl_easy_setopt(c->easy, CURLOPT_URL, endpoint);
+    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->request);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, &c->response);
+    curl_easy_setopt(c->easy, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->easy, CURLOPT_PROXY, "");
+    return 0;
+}
+
+static int64_t gone_since; /* first failure in a row, 0 when the emulator answers */
+
+static int emulator_gone(int failed)
+{
+    if (!failed) {
+        gone_since = 0;
+        return 0;
+    }
+    if (!gone_since)
+        gone_since = mono_ms();
+    return mono_ms() - gone_since > GONE_AFTER_MS;
+}
+
+/* A blocking call; returns the parsed answer of a 200, else NULL. */
+static cJSON *call_sync(const char *target, cJSON *body)
+{
+    struct call c;
+    cJSON *out = NULL;
+    if (call_init(&c, target, body, 30) == 0 && curl_easy_perform(c.easy) == CURLE_OK) {
+        long status = 0;
+        curl_easy_getinfo(c.easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status == 200)
+            out = cJSON_Parse(c.response.data ? c.response.data : "{}");
+        else
+            logf_("%s: HTTP %ld %s", target, status, c.response.data ? c.response.data : "");
+    }
+    call_cleanup(&c);
+    return out;
+}
+
+/* ---- The command ---- */
+
+struct command {
+    int active;
+    char id[64];
+    pid_t shell, guard;
+    int out_fd, err_fd, guard_w;
+    struct body out, err;
+    int64_t deadline_ms;   /* wall clock */
+    const char *ending;    /* NULL while running normally: "TimedOut", "Cancelled" */
+    int exit_code, exited;
+    int64_t exited_at;
+};
+
+static struct command cmd = {.out_fd = -1, .err_fd = -1, .guard_w = -1};
+
+static void keep_output(struct body *b, const char *p, size_t n)
+{
+    if (b->len >= OUTPUT_KEEP)
+        return;
+    if (n > OUTPUT_KEEP - b->len)
+        n = OUTPUT_KEEP - b->len;
+    on_data((char *)p, 1, n, b);
+}
+
+static int find_on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    char dir[4096], full[4200];
+    while (path && *path) {
+        size_t n = strcspn(path, ":");
+        snprintf(dir, sizeof dir, "%.*s", (int)n, path);
+        snprintf(full, sizeof full, "%s/%s", dir, name);
+        if (access(full, X_OK) == 0)
+            return 1;
+        path += n + (path[n] == ':');
+    }
+    return 0;
+}
+
+static void report(const char *status, int code, const char *out, const char *err);
+
+/* Starts the command document; on a failure to start reports it at once. */
+static void command_start(const cJSON *payload)
+{
+    const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "CommandId"));
+    const char *doc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "DocumentName"));
+    const char *wd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "WorkingDirectory"));
+    const cJSON *cmds = cJSON_GetObjectItemCaseSensitive(payload, "Commands"), *c;
+    const cJSON *to = cJSON_GetObjectItemCaseSensitive(payload, "ExecutionTimeout");
+    if (!cid)
+        return;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.out_fd = cmd.err_fd = cmd.guard_w = -1;
+    snprintf(cmd.id, sizeof cmd.id, "%s", cid);
+    cmd.active = 1;
+    int pwsh = doc && !strcmp(doc, "AWS-RunPowerShellScript");
+    if (pwsh && !find_on_path("pwsh")) {
+        report("Failed", 1, "", "AWS-RunPowerShellScript needs PowerShell, but pwsh is not installed on this "
+                                "instance (dss worker).\nfailed to run commands: exit status 1\n");
+        return;
+    }
+    if (wd && *wd) {
+        struct stat sb;
+        if (stat(wd, &sb) || !S_ISDIR(sb.st_mode)) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "Invalid workingDirectory %.400s, directory doesn't exist.\n"
+                                      "failed to run commands: exit status 1\n", wd);
+            report("Failed", 1, "", msg);
+            return;
+        }
+    }
+    /* One script: the commands in order, as the agent writes them to _script.sh. */
+    size_t len = 1;
+    cJSON_ArrayForEach(c, cmds) if (cJSON_IsString(c)) len += strlen(c->valuestring) + 1;
+    char *script = calloc(1, len);
+    if (!script) {
+        report("Failed", 1, "", "out of memory\n");
+        return;
+    }
+    cJSON_ArrayForEach(c, cmds) {
+        if (!cJSON_IsString(c))
+            continue;
+        strcat(script, c->valuestring);
+        strcat(script, "\n");
+    }
+    cmd.deadline_ms = mono_ms() + (int64_t)(cJSON_IsNumber(to) ? to->valuedouble : 3600) * 1000;
+    int out[2], err[2], guard[2], exec_err[2];
+    if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(guard, O_CLOEXEC) || pipe2(exec_err, O_CLOEXEC)) {
+        free(script);
+        report("Failed", 1, "", "cannot create pipes\n");
+        return;
+    }
+    /* The guard: leader of the command's group; kills it when the worker goes. */
+    pid_t g = fork();
+    if (g == 0) {
+        setpgid(0, 0);
+        signal(SIGTERM, SIG_IGN);
+        int keep = guard[0]; /* nothing else: a held write end would keep the output pipes open */
+        if (keep > 3)
+            close_range(3, (unsigned)keep - 1, 0);
+        close_range((unsigned)keep + 1, ~0U, 0);
+        char b;
+        while (read(guard[0], &b, 1) < 0 && errno == EINTR)
+            ;
+        kill(0, SIGKILL);
+        _exit(0);
+    }
+    setpgid(g, g);
+    close(guard[0]);
+    cmd.guard = g;
+    cmd.guard_w = guard[1];
+    char *argv_sh[] = {"/bin/sh", "-c", script, NULL};
+    char *argv_ps[] = {"pwsh", "-NoProfile", "-NonInteractive", "-Command", script, NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, g);
+        int devnull = open("/dev/null", O_RDONLY);
+        dup2(devnull, 0);
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        if (wd && *wd && chdir(wd)) {
+            int e = errno;
+            (void)!write(exec_err[1], &e, sizeof e);
+            _exit(127);
+        }
+        signal(SIGPIPE, SIG_DFL);
+        close_range(3, ~0U, CLOSE_RANGE_CLOEXEC); /* the worker's sockets stay with the worker */
+        if (pwsh)
+            execvp("pwsh", argv_ps);
+        else
+            execv("/bin/sh", argv_sh);
+        int e = errno;
+        (void)!write(exec_err[1], &e, sizeof e);
+        _exit(127);
+    }
+    free(script);
+    close(out[1]);
+    close(err[1]);
+    close(exec_err[1]);
+    if (pid > 0)
+        setpgid(pid, g);
+    int e = 0;
+    ssize_t got = pid > 0 ? read(exec_err[0], &e, sizeof e) : -1;
+    close(exec_err[0]);
+    if (pid < 0 || got > 0) {
+        close(out[0]);
+        close(err[0]);
+        char msg[256];
+        snprintf(msg, sizeof msg, "failed to run commands: %s\n", strerror(pid < 0 ? errno : e));
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+        kill(-g, SIGKILL);
+        waitpid(g, NULL, 0);
+        close(cmd.guard_w);
+        cmd.guard_w = -1;
+        report("Failed", 1, "", msg);
+        return;
+    }
+    cmd.shell = pid;
+    cmd.out_fd = out[0];
+    cmd.err_fd = err[0];
+    fcntl(cmd.out_fd, F_SETFL, O_NONBLOCK);
+    fcntl(cmd.err_fd, F_SETFL, O_NONBLOCK);
+    cJSON *ack = cJSON_CreateObject();
+    cJSON_AddStringToObject(ack, "MessageId", cmd.id);
+    cJSON_AddStringToObject(ack, "Destination", instance_id);
+    cJSON_AddNumberToObject(ack, "ProcessGroup", g);
+    cJSON_Delete(call_sync("EC2WindowsMessageDeliveryService.AcknowledgeMessage", ack));
+    logf_("command %s started: shell %d in group %d", cmd.id, (int)pid, (int)g);
+}
+
+static void command_kill(const char *why)
+{
+    if (!cmd.active || cmd.ending)
+        return;
+    cmd.ending = why;
+    kill(-cmd.guard, SIGKILL);
+}
+
+static void drain(int *fd, struct body *b)
+{
+    char chunk[16384];
+    for (;;) {
+        ssize_t n = read(*fd, chunk, sizeof chunk);
+        if (n > 0) {
+            keep_output(b, chunk, (size_t)n);
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            close(*fd);
+            *fd = -1;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return;
+    }
+}
+
+static void report(const char *status, int code, const char *out, const char *err)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "CommandId", cmd.id);
+    cJSON_AddStringToObject(p, "Status", status);
+    cJSON_AddNumberToObject(p, "ResponseCode", code);
+    cJSON_AddStringToObject(p, "Stdout", out);
+    cJSON_AddStringToObject(p, "Stderr", err);
+    char *text = cJSON_PrintUnformatted(p);
+    cJSON_Delete(p);
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "MessageId", cmd.id);
+    cJSON_AddStringToObject(body, "Destination", instance_id);
+    cJSON_AddStringToObject(body, "Payload", text ? text : "{}");
+    free(text);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        cJSON *r = call_sync("EC2WindowsMessageDeliveryService.SendReply", cJSON_Duplicate(body, 1));
+        if (r) {
+            cJSON_Delete(r);
+            break;
+        }
+        usleep(200000);
+    }
+    cJSON_Delete(body);
+    logf_("command %s: %s (%d)", cmd.id, status, code);
+    free(cmd.out.data);
+    free(cmd.err.data);
+    memset(&cmd, 0, sizeof cmd);
+    cmd.out_fd = cmd.err_fd = cmd.guard_w = -1;
+}
+
+/* Checks the running command; reports it when it has ended. */
+static void command_step(void)
+{
+    if (!cmd.active)
+        return;
+    if (cmd.out_fd >= 0)
+        drain(&cmd.out_fd, &cmd.out);
+    if (cmd.err_fd >= 0)
+        drain(&cmd.err_fd, &cmd.err);
+    int status;
+    if (!cmd.exited && waitpid(cmd.shell, &status, WNOHANG) == cmd.shell) {
+        cmd.exited = 1;
+        cmd.exited_at = mono_ms();
+        cmd.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    if (!cmd.exited && !cmd.ending && mono_ms() >= cmd.deadline_ms)
+        command_kill("TimedOut");
+    /* Done when the shell has gone and its output is read (or background children keep the
+     * pipes open for more than a moment: they are killed with the group). */
+    if (!cmd.exited || ((cmd.out_fd >= 0 || cmd.err_fd >= 0) && mono_ms() - cmd.exited_at < 200))
+        return;
+    kill(-cmd.guard, SIGKILL);
+    waitpid(cmd.guard, NULL, 0);
+    close(cmd.guard_w);
+    if (cmd.out_fd >= 0)
+        close(cmd.out_fd);
+    if (cmd.err_fd >= 0)
+        close(cmd.err_fd);
+    const char *status_s = cmd.ending ? cmd.ending : cmd.exit_code == 0 ? "Success" : "Failed";
+    int code = cmd.ending && !strcmp(cmd.ending, "Cancelled") ? -1 : cmd.exit_code;
+    if (cmd.ending && !strcmp(cmd.ending, "TimedOut")) {
+        code = -1;
+        keep_output(&cmd.err, "", 0);
+    }
+    char *out = cmd.out.data ? strdup(cmd.out.data) : strdup("");
+    char *err = cmd.err.data ? strdup(cmd.err.data) : strdup("");
+    if (!cmd.ending && cmd.exit_code != 0) { /* the agent's own line, as on AWS */
+        char line[64];
+        snprintf(line, sizeof line, "failed to run commands: exit status %d", cmd.exit_code);
+        size_t n = strlen(err);
+        char *g = realloc(err, n + strlen(line) + 2);
+        if (g) {
+            err = g;
+            snprintf(err + n, strlen(line) + 2, "%s\n", line);
+        }
+    }
+    report(status_s, code, out ? out : "", err ? err : "");
+    free(out);
+    free(err);
+}
+
+/* ---- Messages ---- */
+
+static int handle_messages(const cJSON *answer)
+{
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(answer, "Shutdown"))) {
+        logf_("the instance is no longer running: exiting");
+        return -1;
+    }
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(answer, "Messages")) {
+        cJSON *p = cJSON_Parse(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "Payload")) ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "Payload")) : "");
+        const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "Type"));
+        const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "CommandId"));
+        if (type && !strcmp(type, "cancel") && cmd.active && cid && !strcmp(cid, cmd.id))
+            command_kill("Cancelled");
+        else if (type && !strcmp(type, "command") && !cmd.active)
+            command_start(p);
+        cJSON_Delete(p);
+    }
+    return 0;
+}
+
+static void start_poll(CURLM *multi, struct call *poll_call)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "Destination", instance_id);
+    cJSON_AddBoolToObject(b, "Busy", cmd.active);
+    cJSON_AddNumberToObject(b, "VisibilityTimeoutInSeconds", 10);
+    if (call_init(poll_call, "EC2WindowsMessageDeliveryService.GetMessages", b, POLL_TIMEOUT_S) == 0)
+        curl_multi_add_handle(multi, poll_call->easy);
+}
+
+int main(void)
+{
+    endpoint = getenv("DSS_ENDPOINT");
+    instance_id = getenv("DSS_INSTANCE_ID");
+    const char *parent = getenv("DSS_PARENT_PID");
+    /* Die with the emulator; if it is already gone, go now. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (!endpoint || !instance_id || (parent && atoi(parent) != (int)getppid())) {
+        fprintf(stderr, "dss-worker: run by dss-emulator (DSS_ENDPOINT, DSS_INSTANCE_ID)\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_NOTHING);
+    logf_("started in %s", getenv("HOME") ? getenv("HOME") : ".");
+    /* Register, as the agent does. */
+    for (;;) {
+        cJSON *b = cJSON_CreateObject();
+        cJSON_AddStringToObject(b, "InstanceId", instance_id);
+        cJSON_AddStringToObject(b, "AgentVersion", AGENT_VERSION);
+        cJSON_AddStringToObject(b, "AgentStatus", "Active");
+        cJSON_AddStringToObject(b, "PlatformType", "Linux");
+        cJSON *r = call_sync("AmazonSSM.UpdateInstanceInformation", b);
+        if (r) {
+            cJSON_Delete(r);
+            break;
+        }
+        if (emulator_gone(1)) {
+            logf_("cannot register with %s: exiting", endpoint);
+            return 1;
+        }
+        usleep(200000);
+    }
+    emulator_gone(0);
+    CURLM *multi = curl_multi_init();
+    struct call poll_call = {0};
+    int polling = 0, quit = 0;
+    int64_t retry_at = 0;
+    while (!quit) {
+        if (!polling && mono_ms() >= retry_at) {
+            start_poll(multi, &poll_call);
+            polling = 1;
+        }
+        struct curl_waitfd extra[2];
+        unsigned n_extra = 0;
+        if (cmd.active && cmd.out_fd >= 0)
+            extra[n_extra++] = (struct curl_waitfd){.fd = cmd.out_fd, .events = CURL_WAIT_POLLIN};
+        if (cmd.active && cmd.err_fd >= 0)
+            extra[n_extra++] = (struct curl_waitfd){.fd = cmd.err_fd, .events = CURL_WAIT_POLLIN};
+        int timeout = cmd.active ? 5 : polling ? 10000 : 200; /* idle: sleep in poll(), woken by the answer */
+        int numfds;
+        curl_multi_poll(multi, n_extra ? extra : NULL, n_extra, timeout, &numfds);
+        int still;
+        curl_multi_perform(multi, &still);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(multi, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            long status = 0;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+            CURLcode res = msg->data.result;
+            curl_multi_remove_handle(multi, msg->easy_handle);
+            const char *text = poll_call.response.data ? poll_call.response.data : "{}";
+            cJSON *answer = res == CURLE_OK && status == 200 ? cJSON_Parse(text) : NULL;
+            if (!answer && res == CURLE_OK)
+                logf_("GetMessages: HTTP %ld %s", status, poll_call.response.data ? poll_call.response.data : "");
+            call_cleanup(&poll_call);
+            polling = 0;
+            if (emulator_gone(!answer)) {
+                logf_("the emulator at %s is gone: exiting", endpoint);
+                quit = 1;
+            } else if (!answer) {
+                retry_at = mono_ms() + 500;
+            } else if (handle_messages(answer)) {
+                quit = 1;
+            }
+            cJSON_Delete(answer);
+        }
+        command_step();
+    }
+    if (cmd.active) {
+        kill(-cmd.guard, SIGKILL);
+        waitpid(cmd.guard, NULL, 0);
+        if (cmd.shell)
+            waitpid(cmd.shell, NULL, 0);
+    }
+    if (polling)
+        curl_multi_remove_handle(multi, poll_call.easy);
+    call_cleanup(&poll_call);
+    curl_multi_cleanup(multi);
+    curl_global_cleanup();
+    return 0;
+}
