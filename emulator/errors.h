@@ -60,7 +60,6 @@
     X(NoSuchKey,                   "NoSuchKey",                        NULL,                                       404, 1, NULL) \
     X(NoSuchUpload,                "NoSuchUpload",                     NULL,                                       404, 1, NULL) \
     X(NoSuchTagSet,                "NoSuchTagSet",                     NULL,                                       404, 1, NULL) \
-    X(S3NotFound,                  "NotFound",                         NULL,                                       404, 1, NULL) \
     X(BucketAlreadyOwnedByYou,     "BucketAlreadyOwnedByYou",          NULL,                                       409, 1, NULL) \
     X(BucketNotEmpty,              "BucketNotEmpty",                   NULL,                                       409, 1, NULL) \
     X(InvalidBucketName,           "InvalidBucketName",                NULL,                                       400, 1, NULL) \
@@ -115,6 +114,23 @@
     X(InvalidNextToken,            "InvalidNextToken",                 NULL,                                       400, 1, NULL) \
     X(DuplicateInstanceId,         "DuplicateInstanceId",              NULL,                                       400, 1, NULL) \
     X(InternalServerError,         "InternalServerError",              NULL,                                       500, 0, NULL) \
+    /* Auth (emulator/auth.c: which family answers with which row is in auth.h) */ \
+    X(MissingAuthenticationToken,  "MissingAuthenticationToken",       NULL,                                       403, 1, CORAL_SERVICE) \
+    X(MissingAuthenticationTokenException, "MissingAuthenticationTokenException", NULL,                           400, 1, CORAL_SERVICE) \
+    X(IncompleteSignature,         "IncompleteSignature",              NULL,                                       400, 1, CORAL_SERVICE) \
+    X(IncompleteSignatureException,"IncompleteSignatureException",     NULL,                                       400, 1, CORAL_SERVICE) \
+    X(InvalidClientTokenId,        "InvalidClientTokenId",             NULL,                                       403, 1, CORAL_SERVICE) \
+    X(UnrecognizedClientException, "UnrecognizedClientException",      NULL,                                       400, 1, CORAL_SERVICE) \
+    X(SignatureDoesNotMatch,       "SignatureDoesNotMatch",            NULL,                                       403, 1, CORAL_SERVICE) \
+    X(InvalidSignatureException,   "InvalidSignatureException",        NULL,                                       400, 1, CORAL_SERVICE) \
+    X(AuthFailure,                 "AuthFailure",                      NULL,                                       401, 1, NULL) \
+    X(RequestExpired,              "RequestExpired",                   NULL,                                       400, 1, NULL) \
+    X(InvalidAccessKeyId,          "InvalidAccessKeyId",               NULL,                                       403, 1, NULL) \
+    X(RequestTimeTooSkewed,        "RequestTimeTooSkewed",             NULL,                                       403, 1, NULL) \
+    X(S3AccessDenied,              "AccessDenied",                     NULL,                                       403, 1, NULL) \
+    X(AuthorizationHeaderMalformed,"AuthorizationHeaderMalformed",     NULL,                                       400, 1, NULL) \
+    X(AuthorizationQueryParametersError, "AuthorizationQueryParametersError", NULL,                               400, 1, NULL) \
+    X(XAmzContentSHA256Mismatch,   "XAmzContentSHA256Mismatch",        NULL,                                       400, 1, NULL) \
     /* SQS throttling (fault injection) */ \
     X(RequestThrottled,            "RequestThrottled",                 NULL,                                       400, 1, NULL)
 

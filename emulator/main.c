@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "db.h"
 #include "server.h"
@@ -25,6 +26,18 @@ static const char usage[] =
     "  --clock-speed X      run the emulator's clock X times faster than wall time (default 1)\n"
     "  --threads N          request threads (default 4)\n"
     "  --log-level L        error, warn, info (default) or debug\n"
+    "security (README, \"Security\"):\n"
+    "  --auth MODE          off (default) or verify: check every request's SigV4/SigV2 signature\n"
+    "  --credentials FILE   key pairs for --auth verify, in the AWS shared-credentials format\n"
+    "                       (default: the one pair test/test)\n"
+    "  --insecure-public    allow a non-loopback --listen address without --auth verify\n"
+    "  --max-connections N  simultaneous connections (default 8192)\n"
+    "  --max-long-polls N   calls waiting parked at once; more get a throttling error (default 4096)\n"
+    "  --idle-timeout S     close a connection silent for S seconds; 0: never (default 60)\n"
+    "  --request-timeout S  a request's headers must arrive within S seconds, its body at\n"
+    "                       1 KiB/s or faster after that (default 30)\n"
+    "  --max-header-bytes N memory per connection for the request line and headers (default 32768)\n"
+    "  --max-body-bytes N   largest JSON or Query request body (default 16777216; S3 takes 5 GiB)\n"
     "  --help               show this text\n"
     "  --version            show the version\n";
 
@@ -35,7 +48,41 @@ struct options {
     int ephemeral;
     double clock_speed;
     int threads;
+    enum dss_auth_mode auth;
+    const char *credentials;
+    int insecure_public;
+    struct dss_limits limits;
 };
+
+/* An unsigned option value in [min, max]. Returns 0, or -1 after saying what it wants. */
+static int parse_count(const char *opt, const char *s, unsigned long long min, unsigned long long max,
+                       unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (end == s || *end || errno || s[0] == '-' || n < min || n > max) {
+        fprintf(stderr, "dss-emulator: --%s wants a number from %llu to %llu, got '%s'\n", opt, min, max, s);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* The limit options (auth.h); ch is the option's letter. Returns 0 or -1. */
+static int parse_limit(int ch, const char *arg, struct dss_limits *l)
+{
+    unsigned long long n;
+    switch (ch) {
+    case 'C': return parse_count("max-connections", arg, 16, 1000000, &n) ? -1 : (l->max_connections = (unsigned)n, 0);
+    case 'P': return parse_count("max-long-polls", arg, 1, 1000000, &n) ? -1 : (l->max_long_polls = (unsigned)n, 0);
+    case 'I': return parse_count("idle-timeout", arg, 0, 86400, &n) ? -1 : (l->idle_timeout_s = (unsigned)n, 0);
+    case 'R': return parse_count("request-timeout", arg, 1, 3600, &n) ? -1 : (l->request_timeout_s = (unsigned)n, 0);
+    case 'H': return parse_count("max-header-bytes", arg, 4096, 16u << 20, &n) ? -1 : (l->max_header_bytes = n, 0);
+    case 'B': return parse_count("max-body-bytes", arg, 1024, 1u << 30, &n) ? -1 : (l->max_body_bytes = n, 0);
+    }
+    return -1;
+}
 
 static int parse_listen(const char *s, struct options *o)
 {
@@ -71,7 +118,14 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"ephemeral", no_argument, NULL, 'e'},      {"clock-speed", required_argument, NULL, 'c'},
         {"threads", required_argument, NULL, 't'},  {"log-level", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+        {"auth", required_argument, NULL, 'a'},     {"credentials", required_argument, NULL, 'k'},
+        {"insecure-public", no_argument, NULL, 'u'},
+        {"max-connections", required_argument, NULL, 'C'}, {"max-long-polls", required_argument, NULL, 'P'},
+        {"idle-timeout", required_argument, NULL, 'I'},    {"request-timeout", required_argument, NULL, 'R'},
+        {"max-header-bytes", required_argument, NULL, 'H'}, {"max-body-bytes", required_argument, NULL, 'B'},
         {NULL, 0, NULL, 0}};
+    static const struct dss_limits default_limits = DSS_LIMITS_DEFAULT;
+    o->limits = default_limits;
     snprintf(o->host, sizeof o->host, "127.0.0.1");
     o->port = 4566;
     o->clock_speed = 1.0;
@@ -114,6 +168,19 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return -1;
             }
             break;
+        case 'a':
+            if (strcmp(optarg, "off") && strcmp(optarg, "verify")) {
+                fprintf(stderr, "dss-emulator: --auth wants off or verify, got '%s'\n", optarg);
+                return -1;
+            }
+            o->auth = strcmp(optarg, "verify") ? DSS_AUTH_OFF : DSS_AUTH_VERIFY;
+            break;
+        case 'k': o->credentials = optarg; break;
+        case 'u': o->insecure_public = 1; break;
+        case 'C': case 'P': case 'I': case 'R': case 'H': case 'B':
+            if (parse_limit(ch, optarg, &o->limits))
+                return -1;
+            break;
         case 'h': fputs(usage, stdout); return 1;
         case 'V': printf("dss-emulator %s\n", DSS_VERSION); return 1;
         default: fputs(usage, stderr); return -1;
@@ -123,7 +190,26 @@ static int parse_options(int argc, char **argv, struct options *o)
         fprintf(stderr, "dss-emulator: unexpected argument '%s'\n%s", argv[optind], usage);
         return -1;
     }
+    /* Anyone who can reach a public address could otherwise read and change every resource. */
+    if (!dss_guard_is_loopback(o->host) && o->auth != DSS_AUTH_VERIFY && !o->insecure_public) {
+        fprintf(stderr, "dss-emulator: --listen %s is reachable from other machines; add --auth verify (with "
+                        "--credentials FILE), or --insecure-public to serve it without authentication\n", o->host);
+        return -1;
+    }
+    if (o->credentials && o->auth != DSS_AUTH_VERIFY)
+        fprintf(stderr, "dss-emulator: --credentials has no effect without --auth verify\n");
     return 0;
+}
+
+/* What the start-up line says about who may call. */
+static void describe_access(const struct options *o, char *out, size_t n)
+{
+    int public = !dss_guard_is_loopback(o->host);
+    if (o->auth == DSS_AUTH_VERIFY)
+        snprintf(out, n, "auth: verify, %zu key pair%s%s", dss_auth_key_count(), dss_auth_key_count() == 1 ? "" : "s",
+                 public ? "; PUBLIC address: signed requests only" : "");
+    else
+        snprintf(out, n, "auth: off%s", public ? "; PUBLIC address WITHOUT authentication (--insecure-public)" : "");
 }
 
 static int mkdir_p(const char *path)
@@ -185,12 +271,22 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     dss_clock_init(o.clock_speed);
+    char why[1024];
+    if (dss_auth_setup(o.auth, o.credentials, why, sizeof why) != 0) {
+        fprintf(stderr, "dss-emulator: --credentials: %s\n", why);
+        if (o.ephemeral)
+            nftw(o.data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return 2;
+    }
+    dss_guard_configure(&o.limits);
 
     int status = 1;
     struct dss_server_config cfg = {o.host, o.port, o.data_dir, o.threads};
     if (dss_db_open(o.data_dir) == 0 && dss_server_start(&cfg) == 0) {
-        printf("dss-emulator %s listening on http://%s:%d (data: %s%s)\n", DSS_VERSION, cfg.host,
-               cfg.port, o.data_dir, o.ephemeral ? ", ephemeral" : "");
+        char access[160];
+        describe_access(&o, access, sizeof access);
+        printf("dss-emulator %s listening on http://%s:%d (data: %s%s; %s)\n", DSS_VERSION, cfg.host,
+               cfg.port, o.data_dir, o.ephemeral ? ", ephemeral" : "", access);
         fflush(stdout);
         int sig = 0;
         sigwait(&stop, &sig);
@@ -199,6 +295,7 @@ int main(int argc, char **argv)
         status = 0;
     }
     dss_db_close_thread();
+    dss_auth_teardown();
     if (o.ephemeral)
         nftw(o.data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return status;

@@ -347,14 +347,14 @@ static const cJSON *operation(const cJSON *model, const char *op)
 cJSON *query_params(const cJSON *model, const char *op, const struct dss_kv *kv, size_t n, int ec2,
                     struct buf *err)
 {
-    const struct dss_kv **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    const struct dss_kv **sorted = malloc((n ? n : 1) * sizeof(const struct dss_kv *));
     if (!sorted) {
         buf_puts(err, "Out of memory.");
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
         sorted[i] = &kv[i];
-    qsort(sorted, n, sizeof *sorted, kv_ptr_cmp);
+    qsort(sorted, n, sizeof(const struct dss_kv *), kv_ptr_cmp);
     struct qin q = {model, sorted, n, ec2, err, 0};
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(operation(model, op), "input");
     const cJSON *shape = shape_get(model, input);

@@ -24,13 +24,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "db.h"
 #include "protocol.h"
 #include "service.h"
 #include "util.h"
 
-#define JSON_BODY_MAX (16u << 20) /* DynamoDB's request limit; SQS's 1 MiB fits with escapes */
+/* JSON and Query bodies are capped at dss_guard_limits()->max_body_bytes (auth.h; 16 MiB, DynamoDB's
+ * request limit, by default; SQS's 1 MiB fits with escapes). */
 #define FORM_PAIRS_MAX 5000
 #define MAX_WAKES 4
 
@@ -61,6 +63,7 @@ struct dss_call {
     char err_msg[1024];
     /* Keys to wake after commit. */
     char *wakes[MAX_WAKES];
+    int wake_counts[MAX_WAKES]; /* how many waiters to wake; WAKE_ALL for every one */
     int n_wakes;
     /* Parking. */
     char wait_key[128];
@@ -75,6 +78,7 @@ struct dss_call {
     void *rest_ctx;          /* the handler's, released in on_completed */
     int rest_claimed;
     int rest_body_failed;    /* the handler refused the body: the rest is ignored */
+    struct dss_auth_body *auth_body; /* auth.h: what a signed S3 body must still match */
     int replied;             /* a response has been queued */
     struct reply_header { char *name, *value; } *reply_headers;
     size_t n_reply_headers;
@@ -90,8 +94,10 @@ static int server_port; /* the bound port, once listening */
 
 static pthread_mutex_t waiters_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t waiters_cond = PTHREAD_COND_INITIALIZER;
-static struct dss_call *waiters;       /* doubly linked, unordered */
+static struct dss_call *waiters;       /* doubly linked, oldest first (woken first) */
+static struct dss_call *waiters_tail;
 static atomic_ulong wake_gen;          /* bumped by every wake: closes the park/wake race */
+static atomic_uint n_parked;           /* calls in the waiter list (capped: auth.h) */
 static int shutting_down;
 static pthread_t timer_thread;
 static int timer_running;
@@ -112,8 +118,11 @@ static void waiter_unlink(struct dss_call *c)
         waiters = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    else
+        waiters_tail = c->prev;
     c->prev = c->next = NULL;
     c->parked = 0;
+    atomic_fetch_sub(&n_parked, 1);
 }
 
 /* Resumes a parked call; waiters_lock held. */
@@ -134,25 +143,36 @@ static int waiter_park(struct dss_call *c)
     }
     c->wait_wall_ms = mono_ms() + dss_clock_wall_ms_until(c->wait_at_ms);
     c->parked = 1;
-    c->prev = NULL;
-    c->next = waiters;
-    if (waiters)
-        waiters->prev = c;
-    waiters = c;
+    c->next = NULL;
+    c->prev = waiters_tail;
+    if (waiters_tail)
+        waiters_tail->next = c;
+    else
+        waiters = c;
+    waiters_tail = c;
+    atomic_fetch_add(&n_parked, 1);
     MHD_suspend_connection(c->conn);
     pthread_cond_signal(&waiters_cond);
     pthread_mutex_unlock(&waiters_lock);
     return 1;
 }
 
-static void wake_key(const char *key)
+#define WAKE_ALL (-1)
+
+/* Resumes up to count calls parked on key (WAKE_ALL: every one), longest-waiting first. One
+ * message needs one receiver: waking them all would make every parked receive run a write
+ * transaction only to find the message gone. */
+static void wake_key(const char *key, int count)
 {
     pthread_mutex_lock(&waiters_lock);
     atomic_fetch_add(&wake_gen, 1);
-    for (struct dss_call *c = waiters, *next; c; c = next) {
+    for (struct dss_call *c = waiters, *next; c && count != 0; c = next) {
         next = c->next;
-        if (strcmp(c->wait_key, key) == 0)
+        if (strcmp(c->wait_key, key) == 0) {
             waiter_resume(c);
+            if (count > 0)
+                count--;
+        }
     }
     pthread_mutex_unlock(&waiters_lock);
 }
@@ -274,20 +294,36 @@ int dss_wait(struct dss_call *c, const char *key, int64_t wake_at_ms)
     return DSS_WAIT;
 }
 
-void dss_wake(struct dss_call *c, const char *key)
+/* Records that count more calls parked on key are to be woken after commit. */
+static void wake_later(struct dss_call *c, const char *key, int count)
 {
     if (!c) {
-        wake_key(key);
+        wake_key(key, count);
         return;
     }
-    for (int i = 0; i < c->n_wakes; i++)
-        if (strcmp(c->wakes[i], key) == 0)
+    for (int i = 0; i < c->n_wakes; i++) {
+        if (strcmp(c->wakes[i], key) == 0) {
+            if (c->wake_counts[i] != WAKE_ALL)
+                c->wake_counts[i] = count == WAKE_ALL ? WAKE_ALL : c->wake_counts[i] + count;
             return;
+        }
+    }
     if (c->n_wakes == MAX_WAKES) {
-        wake_key(key); /* early, but a spurious wake only makes a receive look again */
+        wake_key(key, WAKE_ALL); /* early, but a spurious wake only makes a receive look again */
         return;
     }
+    c->wake_counts[c->n_wakes] = count;
     c->wakes[c->n_wakes++] = strdup(key);
+}
+
+void dss_wake(struct dss_call *c, const char *key)
+{
+    wake_later(c, key, WAKE_ALL);
+}
+
+void dss_wake_one(struct dss_call *c, const char *key)
+{
+    wake_later(c, key, 1);
 }
 
 const char *dss_param_str(const cJSON *params, const char *name)
@@ -440,8 +476,8 @@ static int parse_json_request(struct dss_call *c, const char *target)
     if (!c->service || !(c->op = find_op(c->service, c->op_name)))
         return dss_fail(c, DSS_E_UnknownOperation, "Operation %s is not supported.", target);
     if (c->body_too_large)
-        return dss_fail(c, DSS_E_RequestEntityTooLarge, "Request body is larger than %u bytes.",
-                        JSON_BODY_MAX);
+        return dss_fail(c, DSS_E_RequestEntityTooLarge, "Request body is larger than %zu bytes.",
+                        dss_guard_limits()->max_body_bytes);
     if (c->body.len == 0) {
         c->params = cJSON_CreateObject();
         return 0;
@@ -499,7 +535,8 @@ static int parse_query_request(struct dss_call *c, const char *scope_service)
     c->route = ROUTE_QUERY;
     MHD_get_connection_values(c->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &acc);
     if (c->body_too_large) {
-        rc = dss_fail(c, DSS_E_RequestEntityTooLarge, "Request body is larger than %u bytes.", JSON_BODY_MAX);
+        rc = dss_fail(c, DSS_E_RequestEntityTooLarge, "Request body is larger than %zu bytes.",
+                      dss_guard_limits()->max_body_bytes);
         goto out;
     }
     if (c->body.len && form_parse(c->body.data, c->body.len, &acc.kv, &acc.n, FORM_PAIRS_MAX)) {
@@ -558,7 +595,7 @@ static void route_request(struct dss_call *c)
 static void fire_wakes(struct dss_call *c)
 {
     for (int i = 0; i < c->n_wakes; i++) {
-        wake_key(c->wakes[i]);
+        wake_key(c->wakes[i], c->wake_counts[i]);
         free(c->wakes[i]);
     }
     c->n_wakes = 0;
@@ -598,6 +635,9 @@ static int run_operation(struct dss_call *c, cJSON **result)
         *result = NULL;
         if (rc != DSS_WAIT)
             return DSS_ERR;
+        if (atomic_load(&n_parked) >= dss_guard_limits()->max_long_polls) /* auth.h: the long-poll cap */
+            return dss_fail(c, dss_guard_throttle_error(c->service), "Rate exceeded: %u calls are already waiting "
+                            "(dss-emulator --max-long-polls).", dss_guard_limits()->max_long_polls);
         if (waiter_park(c))
             return DSS_WAIT;
         /* A wake raced the park: run again now. */
@@ -606,6 +646,8 @@ static int run_operation(struct dss_call *c, cJSON **result)
 
 static enum MHD_Result reply_control(struct dss_call *c)
 {
+    if (dss_auth_check_control(c, c->body.data, c->body.len) != 0) /* auth.h: loopback, or signed */
+        return reply_error(c);
     for (int i = 0; dss_services[i]; i++) /* a service's own control endpoints (service.h) */
         if (dss_services[i]->control && dss_services[i]->control(c))
             return c->replied ? MHD_YES : reply_error(c);
@@ -637,6 +679,9 @@ static enum MHD_Result dispatch(struct dss_call *c)
         int rc = c->route == ROUTE_JSON ? parse_json_request(c, header(c, "X-Amz-Target"))
                  : c->route == ROUTE_QUERY ? parse_query_request(c, scope_service)
                  : dss_fail(c, DSS_E_InvalidAction, "S3 and other REST APIs are not served yet.");
+        if (!c->body_too_large && /* auth.h: the signature, before anything runs */
+            dss_auth_check(c, c->service, c->route == ROUTE_JSON, c->body.data, c->body.len) != 0)
+            return reply_error(c);
         if (rc != 0)
             return reply_error(c);
         c->first_ms = dss_clock_now_ms();
@@ -782,12 +827,14 @@ static void rest_claim(struct dss_call *c)
 static enum MHD_Result rest_request(struct dss_call *c, const char *data, size_t *size)
 {
     if (*size) {
+        if (dss_auth_body_feed(c->auth_body, data, *size)) /* auth.h: payload hash, chunk signatures */
+            c->rest_body_failed = 1;
         if (!c->replied && !c->rest_body_failed && c->service->rest->body(c, c->rest_ctx, data, *size))
             c->rest_body_failed = 1;
         *size = 0;
         return MHD_YES;
     }
-    if (c->replied)
+    if (c->replied || dss_auth_body_end(c, c->auth_body) != 0) /* auth.h: answers a body that does not match */
         return MHD_YES;
     c->service->rest->finish(c, c->rest_ctx);
     if (c->replied)
@@ -805,7 +852,7 @@ static enum MHD_Result rest_request(struct dss_call *c, const char *data, size_t
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     (void)cls;
-    (void)conn;
+    dss_guard_request_begin(conn); /* auth.h: the request's headers are now due */
     struct dss_call *c = calloc(1, sizeof *c);
     if (c && !(c->uri = strdup(uri))) {
         free(c);
@@ -822,7 +869,7 @@ static struct dss_call *call_new(struct dss_call *c, struct MHD_Connection *conn
     c->conn = conn;
     c->method = strdup(method);
     c->path = strdup(url);
-    buf_init(&c->body, JSON_BODY_MAX);
+    buf_init(&c->body, dss_guard_limits()->max_body_bytes);
     uuid_string(c->request_id);
     snprintf(c->region, sizeof c->region, "us-east-1");
     route_request(c);
@@ -834,11 +881,29 @@ static void call_free(struct dss_call *c)
     drop_wakes(c);
     reply_headers_free(c);
     free(c->uri);
+    dss_auth_body_free(c->auth_body);
     cJSON_Delete(c->params);
     buf_free(&c->body);
     free(c->method);
     free(c->path);
     free(c);
+}
+
+/* A JSON or Query body declared larger than the cap is refused from its headers, unread.
+ * Returns 1 when it answered. */
+static int body_declared_too_large(struct dss_call *c)
+{
+    const char *cl = header(c, "Content-Length");
+    char *end;
+    if ((c->route != ROUTE_JSON && c->route != ROUTE_QUERY) || !cl || !*cl)
+        return 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    if (*end || n <= dss_guard_limits()->max_body_bytes)
+        return 0;
+    dss_fail(c, DSS_E_RequestEntityTooLarge, "Request body is larger than %zu bytes.", dss_guard_limits()->max_body_bytes);
+    reply_error(c);
+    c->replied = 1;
+    return 1;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -848,11 +913,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)cls;
     (void)version;
     struct dss_call *c = *con_cls;
+    dss_guard_progress(conn, !c || !c->conn, *upload_data_size); /* auth.h: the request watchdog */
     if (!c || !c->conn) {
         *con_cls = c = call_new(c, conn, url, method);
-        if (c && c->route == ROUTE_REST)
+        if (c && !body_declared_too_large(c) && c->route == ROUTE_REST &&
+            dss_auth_check_rest(c, &c->auth_body) == 0) /* auth.h: answers a request it refuses */
             rest_claim(c);
         return c ? MHD_YES : MHD_NO;
+    }
+    if (c->replied && !c->rest_claimed) { /* answered from the headers alone: the body is ignored */
+        *upload_data_size = 0;
+        return MHD_YES;
     }
     if (c->rest_claimed)
         return rest_request(c, upload_data, upload_data_size);
@@ -869,8 +940,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)conn;
     (void)toe;
+    dss_guard_request_end(conn); /* auth.h: the connection waits for its next request */
     struct dss_call *c = *con_cls;
     if (!c)
         return;
@@ -906,13 +977,19 @@ int dss_server_start(struct dss_server_config *cfg)
     if (pthread_create(&timer_thread, NULL, timer_main, NULL) != 0)
         return -1;
     timer_running = 1;
+    if (dss_guard_start() != 0) { /* auth.h: the request watchdog */
+        dss_server_stop();
+        return -1;
+    }
     daemon_ = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
         (uint16_t)cfg->port, NULL, NULL, on_request, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        MHD_OPTION_CONNECTION_LIMIT, dss_guard_limits()->max_connections, /* auth.h: limits */
+        MHD_OPTION_CONNECTION_TIMEOUT, dss_guard_limits()->idle_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, dss_guard_limits()->max_header_bytes,
+        MHD_OPTION_NOTIFY_CONNECTION, dss_guard_notify, NULL,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
@@ -943,6 +1020,7 @@ void dss_server_stop(void)
         MHD_stop_daemon(daemon_);
         daemon_ = NULL;
     }
+    dss_guard_stop();
     for (int i = 0; services_started && dss_services[i]; i++)
         if (dss_services[i]->stop)
             dss_services[i]->stop();

@@ -104,6 +104,9 @@ int dss_wait(struct dss_call *call, const char *key, int64_t wake_at_ms);
 /* Wakes every call parked on key, once this call's transaction has committed (at once if
  * call is NULL). */
 void dss_wake(struct dss_call *call, const char *key);
+/* Wakes one more call parked on key (the longest waiting), once this call has committed: for
+ * a change that only one waiter can use, such as one new message. Calls accumulate. */
+void dss_wake_one(struct dss_call *call, const char *key);
 
 /* ---- Helpers for reading parameters (borrowed pointers into params) ---- */
 const char *dss_param_str(const cJSON *params, const char *name); /* NULL if absent/not string */

@@ -929,7 +929,7 @@ static int send_one(struct dss_call *call, const struct queue *q, const cJSON *m
         return dss_fail(call, DSS_E_InternalFailure, "Could not store the message.");
     char key[64];
     snprintf(key, sizeof key, "sqs:%lld", (long long)q->id);
-    dss_wake(call, key);
+    dss_wake_one(call, key); /* one message, one receiver */
     return 0;
 }
 
@@ -1197,7 +1197,7 @@ static int redrive(struct dss_call *call, const struct queue *q, int64_t seq, in
         }
         char key[64];
         snprintf(key, sizeof key, "sqs:%lld", (long long)dlq.id);
-        dss_wake(call, key);
+        dss_wake_one(call, key);
         queue_cleanup(&dlq);
     }
     cJSON_Delete(p);
@@ -1426,7 +1426,7 @@ static int change_visibility(struct dss_call *call, const struct queue *q, const
     }
     char key[64];
     snprintf(key, sizeof key, "sqs:%lld", (long long)q->id);
-    dss_wake(call, key); /* a parked receive recomputes when the message reappears */
+    dss_wake_one(call, key); /* a parked receive recomputes when the message reappears */
     return 0;
 }
 

@@ -256,7 +256,9 @@ void aws_client_free(struct aws_client *c)
         return;
     while (c->live) {
         struct request *r = c->live;
-        unlink_request(r);
+        c->live = r->next;
+        r->prev = r->next = NULL;
+        c->pending--;
         if (r->easy && c->multi)
             curl_multi_remove_handle(c->multi, r->easy);
         request_free(r);

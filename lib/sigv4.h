@@ -10,8 +10,9 @@
  *   signature          -> sigv4_signature()
  *   Authorization      -> sigv4_authorization()   (all of the above in one call)
  *
- * Checked against the official test suite copied into fixtures/sigv4 (tests/unit/test_sigv4.c).
- * Only header signing (the Authorization header) is implemented, not presigned URLs.
+ * Checked against the official test suite copied into fixtures/sigv4 (tests/unit/test_sigv4.c),
+ * both forms: header signing (Authorization) and query signing (presigned URLs, whose X-Amz-*
+ * parameters sigv4_presign_params() writes).
  */
 #ifndef DSS_SIGV4_H
 #define DSS_SIGV4_H
@@ -59,7 +60,78 @@ int sigv4_authorization(struct buf *out, const struct sigv4_request *r, const ch
                         const char *secret_key, const char *region, const char *service,
                         const char *amz_date);
 
+/* Query signing: appends X-Amz-Algorithm, -Credential, -Date, -Expires, -Security-Token (when
+ * token is not NULL) and -SignedHeaders, percent-encoded, to the query being built in out (with a
+ * leading '&' when out is not empty). The canonical request is then computed over the query
+ * with these parameters; the signature goes into X-Amz-Signature. Returns 0 or -1. */
+int sigv4_presign_params(struct buf *out, const char *access_key, const char *scope, const char *amz_date,
+                         long expires_s, const char *signed_headers, const char *token);
+
 /* Formats epoch milliseconds as the X-Amz-Date form "20150830T123600Z"; out holds 17 bytes. */
 void sigv4_amz_date(long long epoch_ms, char out[17]);
+
+/* ---- Verification: the emulator's side ----
+ *
+ * What a verifier needs beyond the signing steps above: the Authorization header and the
+ * presigned X-Amz-* parameters read back, the query without its signature, the date, the signed
+ * headers picked out of those that arrived, a constant-time comparison, and the strings to sign
+ * of streaming (aws-chunked) payloads. */
+
+#define SIGV4_KEY_MAX 128 /* longest access key id accepted */
+
+struct sigv4_credential {
+    char access_key[SIGV4_KEY_MAX + 1];
+    char date[9];        /* YYYYMMDD */
+    char region[64];
+    char service[64];
+    char terminator[16]; /* "aws4_request" */
+};
+
+struct sigv4_auth {
+    struct sigv4_credential cred;
+    char credential[512];      /* the Credential as sent, for messages */
+    char signed_headers[2048]; /* ';'-joined lower-case names, as sent */
+    char signature[65];        /* as sent; "" when longer than a signature can be */
+    char amz_date[17];         /* presigned: X-Amz-Date */
+    long long expires_s;       /* presigned: X-Amz-Expires; -1 if absent or not a number */
+};
+
+/* Reads "AKID/20150830/us-east-1/iam/aws4_request" (n bytes). Returns 0, or -1 unless it has
+ * exactly five non-empty '/'-separated parts that fit. */
+int sigv4_parse_credential(const char *s, size_t n, struct sigv4_credential *out);
+
+/* Reads an Authorization header value "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=...,
+ * Signature=...". Returns 0; 1 when the value uses another scheme (out untouched); -1 when it is
+ * malformed, with AWS's wording of why in err. */
+int sigv4_parse_authorization(const char *value, struct sigv4_auth *out, char *err, size_t errlen);
+
+/* Reads the presigned-URL parameters (X-Amz-Algorithm, -Credential, -Date, -Expires,
+ * -SignedHeaders, -Signature) from a raw query string. Returns 0; 1 when the query carries none
+ * of them; -1 when some are missing or malformed, with why in err. */
+int sigv4_parse_presigned(const char *query, struct sigv4_auth *out, char *err, size_t errlen);
+
+/* Appends a raw query string to out without its X-Amz-Signature pairs (the canonical query of a
+ * presigned request). Returns 0 or -1 (buffer cap). */
+int sigv4_query_without_signature(struct buf *out, const char *query);
+
+/* "20150830T123600Z" as epoch milliseconds. Returns 0, or -1 if it is not a valid date. */
+int sigv4_parse_amz_date(const char *s, long long *epoch_ms);
+
+/* Copies into out (room for n) the headers among all[0..n) whose names the ';'-joined
+ * signed_headers lists, each name once, repeated headers in arrival order. Returns how many. */
+size_t sigv4_pick_headers(const struct sigv4_header *all, size_t n, const char *signed_headers,
+                          struct sigv4_header *out);
+
+/* 1 if the strings are equal, compared in time that does not depend on where they differ. */
+int sigv4_equal(const char *a, const char *b);
+
+/* Streaming payloads (x-amz-content-sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]): the
+ * string to sign of one chunk, chained from the previous signature (the seed signature for the
+ * first chunk), "AWS4-HMAC-SHA256-PAYLOAD\n date\n scope\n prev\n hash("")\n hash(chunk)"; and of
+ * the trailer, "AWS4-HMAC-SHA256-TRAILER\n date\n scope\n prev\n hash(trailer lines)". */
+int sigv4_chunk_string_to_sign(struct buf *out, const char *amz_date, const char *scope,
+                               const char *prev_signature, const char *chunk_hash);
+int sigv4_trailer_string_to_sign(struct buf *out, const char *amz_date, const char *scope,
+                                 const char *prev_signature, const char *trailer_hash);
 
 #endif

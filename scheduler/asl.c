@@ -385,7 +385,7 @@ static int load_state(struct loader *L, struct asl_state *s, const cJSON *def)
     if (!cJSON_IsObject(def))
         return fail(L, s->name, "Type", "the state must be an object");
     const char *type;
-    if (get_string(L, s->name, def, "Type", 1, &type))
+    if (get_string(L, s->name, def, "Type", 1, &type) || !type)
         return -1;
     const char *const *allowed;
     if (strcmp(type, "Task") == 0) {
@@ -587,12 +587,13 @@ struct asl_machine *asl_load(const char *text, size_t len, asl_resolve_fn resolv
         fail(&L, NULL, "States", "required, an object with at least one state");
         goto bad;
     }
-    m->nstates = cJSON_GetArraySize(states);
-    m->states = calloc((size_t)m->nstates, sizeof *m->states);
+    int nstates = cJSON_GetArraySize(states);
+    m->states = calloc((size_t)nstates, sizeof *m->states);
     if (!m->states) {
         snprintf(err, errlen, "out of memory");
         goto bad;
     }
+    m->nstates = nstates;
     int i = 0;
     cJSON_ArrayForEach(f, states)
     {
@@ -627,7 +628,7 @@ void asl_free(struct asl_machine *m)
 {
     if (!m)
         return;
-    for (int i = 0; i < m->nstates; i++) {
+    for (int i = 0; m->states && i < m->nstates; i++) {
         struct asl_state *s = &m->states[i];
         free(s->retry);
         free(s->catchers);

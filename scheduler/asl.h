@@ -56,31 +56,26 @@ struct asl_rule {
 };
 
 struct asl_state {
+    /* Pointers first, then numbers (no padding holes). */
     const char *name;
-    enum asl_kind kind;
-    const char *next; /* NULL when End */
-    int next_idx;
+    const char *next;                                   /* NULL when End */
     const char *input_path, *output_path, *result_path; /* NULL: "$" */
-    int input_discard, output_discard, result_discard;  /* the path is JSON null */
     const cJSON *parameters, *result_selector, *result;
-    /* Task */
-    const char *resource;
-    int task; /* index given by the resolver */
-    struct asl_retrier *retry;
-    int nretry;
-    struct asl_catcher *catchers;
-    int ncatch;
-    /* Choice */
-    struct asl_rule *choices;
-    int nchoices;
-    const char *default_next;
+    const char *resource;          /* Task */
+    struct asl_retrier *retry;     /* Task: nretry retriers */
+    struct asl_catcher *catchers;  /* Task: ncatch catchers */
+    struct asl_rule *choices;      /* Choice: nchoices rules */
+    const char *default_next;      /* Choice */
+    const char *seconds_path, *timestamp, *timestamp_path; /* Wait: one of these, or seconds */
+    const char *error, *cause;     /* Fail */
+    double seconds;                /* Wait, when has_seconds */
+    enum asl_kind kind;
+    int next_idx;
+    int input_discard, output_discard, result_discard; /* the path is JSON null */
+    int task;                      /* Task: index given by the resolver */
+    int nretry, ncatch, nchoices;
     int default_idx;
-    /* Wait: exactly one of these */
-    double seconds;
     int has_seconds;
-    const char *seconds_path, *timestamp, *timestamp_path;
-    /* Fail */
-    const char *error, *cause;
 };
 
 struct asl_machine {

@@ -507,14 +507,35 @@ static int eval_rule(const struct asl_rule *r, cJSON *in, cJSON *ctx, char *err,
 
 /* ---- Wait ---- */
 
+/* Reads exactly n digits at *p into *out. */
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if ((*p)[i] < '0' || (*p)[i] > '9')
+            return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+/* "2016-03-14T01:59:00Z" or with fractional seconds; UTC only. Epoch ms, or -1. */
 static int64_t parse_timestamp(const char *s)
 {
-    int Y, M, D, h, m;
-    double sec;
-    char z = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%lf%c", &Y, &M, &D, &h, &m, &sec, &z) < 6)
+    int Y, M, D, h, m, S;
+    if (!s || digits(&s, 4, &Y) || *s++ != '-' || digits(&s, 2, &M) || *s++ != '-' || digits(&s, 2, &D) ||
+        *s++ != 'T' || digits(&s, 2, &h) || *s++ != ':' || digits(&s, 2, &m) || *s++ != ':' || digits(&s, 2, &S))
         return -1;
-    if (z && z != 'Z')
+    double sec = S;
+    if (*s == '.') {
+        char *end;
+        double frac = strtod(s, &end);
+        sec += frac;
+        s = end;
+    }
+    if (strcmp(s, "Z") != 0 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || S > 60)
         return -1;
     struct tm tm = {0};
     tm.tm_year = Y - 1900;
@@ -986,7 +1007,13 @@ void engine_free(struct engine *e)
 {
     if (!e)
         return;
-    while (e->live)
-        exec_free(e->live);
+    struct execution *x;
+    while ((x = e->live) != NULL) {
+        e->live = x->next_live;
+        if (e->live)
+            e->live->prev = NULL;
+        x->prev = x->next_live = NULL;
+        exec_free(x);
+    }
     free(e);
 }

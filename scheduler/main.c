@@ -447,10 +447,10 @@ static int cmd_status(struct runtime *rt, const struct opts *o)
         } while (start);
     }
     int n = cJSON_GetArraySize(items);
-    cJSON **v = calloc((size_t)n + 1, sizeof *v);
+    cJSON **v = calloc((size_t)n + 1, sizeof(cJSON *));
     for (int i = 0; i < n; i++)
         v[i] = cJSON_GetArrayItem(items, i);
-    qsort(v, (size_t)n, sizeof *v, cmp_items);
+    qsort(v, (size_t)n, sizeof(cJSON *), cmp_items);
     printf("%-20s %-11s %-9s %-21s %-22s %-30s %s\n", "JOB", "STATUS", "RETRIES", "INSTANCE", "DOCUMENT", "COMMANDS",
            "OUTPUT");
     for (int i = 0; i < n; i++) {
@@ -548,7 +548,71 @@ static int cmd_history(const struct opts *o)
 
 /* ---- run ---- */
 
+/* Instance ids that already have an execution: checked on every poll for every instance, so
+ * kept in memory (open addressing) rather than asked of the journal each time. */
+struct idset {
+    char **slot;
+    size_t cap, n;
+};
+
+static size_t id_hash(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static int idset_has(const struct idset *set, const char *id)
+{
+    if (!set->cap)
+        return 0;
+    for (size_t i = id_hash(id) & (set->cap - 1);; i = (i + 1) & (set->cap - 1)) {
+        if (!set->slot[i])
+            return 0;
+        if (strcmp(set->slot[i], id) == 0)
+            return 1;
+    }
+}
+
+static int idset_add(struct idset *set, const char *id)
+{
+    if (idset_has(set, id))
+        return 0;
+    if (2 * (set->n + 1) > set->cap) {
+        struct idset bigger = {calloc(set->cap ? set->cap * 2 : 1024, sizeof(char *)), set->cap ? set->cap * 2 : 1024, 0};
+        if (!bigger.slot)
+            return -1;
+        for (size_t i = 0; i < set->cap; i++)
+            if (set->slot[i]) {
+                size_t k = id_hash(set->slot[i]) & (bigger.cap - 1);
+                while (bigger.slot[k])
+                    k = (k + 1) & (bigger.cap - 1);
+                bigger.slot[k] = set->slot[i];
+                bigger.n++;
+            }
+        free(set->slot);
+        *set = bigger;
+    }
+    size_t k = id_hash(id) & (set->cap - 1);
+    while (set->slot[k])
+        k = (k + 1) & (set->cap - 1);
+    set->slot[k] = strdup(id);
+    if (!set->slot[k])
+        return -1;
+    set->n++;
+    return 0;
+}
+
+static void idset_free(struct idset *set)
+{
+    for (size_t i = 0; i < set->cap; i++)
+        free(set->slot[i]);
+    free(set->slot);
+}
+
 struct runner {
+    struct idset known;
     struct runtime *rt;
     struct engine *e;
     struct journal *j;
@@ -564,8 +628,13 @@ static void poll_instances(void *arg);
 
 static void start_for_instance(struct runner *R, const char *id, const char *queue, const char *group)
 {
-    if (journal_has_instance(R->j, id))
+    if (idset_has(&R->known, id))
         return;
+    if (journal_has_instance(R->j, id)) {
+        idset_add(&R->known, id);
+        return;
+    }
+    idset_add(&R->known, id);
     const struct opts *o = R->o;
     char q[512], name[600];
     snprintf(q, sizeof q, "%s", queue && *queue ? queue : "");
@@ -725,7 +794,7 @@ static int cmd_run(struct runtime *rt, const struct opts *o)
                                 NULL, NULL};
     struct engine *e = engine_new(m, seed_tasks, seed_ntasks, &env, rt->loop, j, &eo);
     env.engine = e;
-    struct runner R = {rt, e, j, o, 0, 0, -1, {0}, 0};
+    struct runner R = {{NULL, 0, 0}, rt, e, j, o, 0, 0, -1, {0}, 0};
     buf_init(&R.next_token, 4096);
 
     journal_begin(j);
@@ -761,8 +830,10 @@ static int cmd_run(struct runtime *rt, const struct opts *o)
     if (st) {
         char line[256];
         while (fgets(line, sizeof line, st))
-            if (sscanf(line, "VmHWM: %ld", &hwm) == 1)
+            if (strncmp(line, "VmHWM:", 6) == 0) {
+                hwm = strtol(line + 6, NULL, 10);
                 break;
+            }
         fclose(st);
     }
     double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
@@ -777,6 +848,7 @@ static int cmd_run(struct runtime *rt, const struct opts *o)
     engine_free(e);
     task_env_cleanup(&env);
     buf_free(&R.next_token);
+    idset_free(&R.known);
     journal_close(j);
     asl_free(m);
     return rc;

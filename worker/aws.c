@@ -208,10 +208,12 @@ static void display_path(const char *path, char *out, size_t n)
     char cwd[PATH_MAX], abs_[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd))
         cwd[0] = '\0';
-    if (path[0] == '/')
-        snprintf(abs_, sizeof abs_, "%s", path);
-    else
-        snprintf(abs_, sizeof abs_, "%s/%s", cwd, path);
+    int len = path[0] == '/' ? snprintf(abs_, sizeof abs_, "%s", path)
+                             : snprintf(abs_, sizeof abs_, "%s/%s", cwd, path);
+    if (len < 0 || (size_t)len >= sizeof abs_) { /* longer than any real path: show it as given */
+        snprintf(out, n, "%s", path);
+        return;
+    }
     /* normalise "/./" and a leading "./" */
     char norm[PATH_MAX] = "";
     char *save, *tok, copy[PATH_MAX];

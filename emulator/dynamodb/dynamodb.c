@@ -27,6 +27,9 @@
  *   - No UpdateTable, transactions, streams, TTL, backups, tags or PartiQL.
  *   - ItemCount and TableSizeBytes are exact rather than refreshed every six hours.
  *   - Scan returns items in key order, not in DynamoDB's hash order.
+ *   - Strings holding U+0000 (sent as \u0000) are refused with a ValidationException: the
+ *     JSON parser ends strings there, and a key cut short could name another item.
+ *   - A fractional number for a boolean member is refused (DynamoDB reads 1.5 as true).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -261,7 +261,7 @@ static struct node *new_node(struct parser *p, enum node_kind kind, int nargs)
     if (!n)
         return NULL;
     n->kind = kind;
-    if (nargs > 0 && !(n->args = p_alloc(p, sizeof *n->args * (size_t)nargs)))
+    if (nargs > 0 && !(n->args = p_alloc(p, sizeof(struct node *) * (size_t)nargs)))
         return NULL;
     n->nargs = nargs;
     return n;
@@ -272,11 +272,11 @@ static int push_arg(struct parser *p, struct node *n, struct node *arg, int *cap
 {
     if (n->nargs == *cap) {
         int ncap = *cap ? *cap * 2 : 4;
-        struct node **args = p_alloc(p, sizeof *args * (size_t)ncap);
+        struct node **args = p_alloc(p, sizeof(struct node *) * (size_t)ncap);
         if (!args)
             return -1;
         if (n->nargs)
-            memcpy(args, n->args, sizeof *args * (size_t)n->nargs);
+            memcpy(args, n->args, sizeof(struct node *) * (size_t)n->nargs);
         n->args = args;
         *cap = ncap;
     }

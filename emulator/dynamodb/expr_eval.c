@@ -540,8 +540,8 @@ static int apply_delete(cJSON *item, const struct node *a, struct ddb_err *err)
  * takes out the elements the expression named, not ones shifted into their places. */
 static int apply_removes(cJSON *item, const struct node *list, struct ddb_err *err)
 {
-    cJSON **victims = calloc((size_t)list->nargs + 1, sizeof *victims);
-    cJSON **containers = calloc((size_t)list->nargs + 1, sizeof *containers);
+    cJSON **victims = calloc((size_t)list->nargs + 1, sizeof(cJSON *));
+    cJSON **containers = calloc((size_t)list->nargs + 1, sizeof(cJSON *));
     int n = 0;
     if (!victims || !containers) {
         free(victims);

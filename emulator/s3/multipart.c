@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <uuid/uuid.h>
 
 #include "clock.h"
 #include "s3.h"
@@ -124,14 +123,8 @@ int s3_create_multipart_upload(struct dss_call *call, const cJSON *params, cJSON
         cJSON_AddStringToObject(headers, "ChecksumType",
                                 type ? type : algo == S3_CK_CRC64NVME ? "FULL_OBJECT" : "COMPOSITE");
     }
-    uuid_t u1, u2;
-    unsigned char raw[32];
     char id[65];
-    uuid_generate_random(u1);
-    uuid_generate_random(u2);
-    memcpy(raw, u1, 16);
-    memcpy(raw + 16, u2, 16);
-    hex_encode(raw, 32, id);
+    s3_random_hex(id, 32);
     char *text = cJSON_PrintUnformatted(headers);
     sqlite3_stmt *st = dss_stmt(call, "INSERT INTO s3_uploads(upload_id, bucket_id, key, initiated_ms, headers) "
                                       "VALUES (?, ?, ?, ?, ?)");

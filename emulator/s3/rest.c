@@ -268,8 +268,14 @@ static void prepare_body(struct s3_req *r)
         req_fail(r, DSS_E_EntityTooLarge, "Your proposed upload exceeds the maximum allowed size");
         return;
     }
-    if (s3_digest_init(&r->digest, r->algo))
+    if (r->body == S3_BODY_FILE && !req_header(r, "Content-Length") && !req_header(r, "Transfer-Encoding")) {
+        req_fail(r, DSS_E_MissingContentLength, "You must provide the Content-Length HTTP header.");
+        return;
+    }
+    if (s3_digest_init(&r->digest, r->algo)) {
         req_fail(r, DSS_E_InternalFailure, "Out of memory.");
+        return;
+    }
     r->digesting = 1;
     buf_init(&r->xml, S3_XML_BODY_MAX);
     if (r->body == S3_BODY_FILE && s3_tmp_create(&r->tmp))

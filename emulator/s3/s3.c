@@ -210,7 +210,12 @@ static int s3_start(void)
     sqlite3 *db = dss_db_thread();
     if (db)
         s3_store_sweep(db);
-    return 0;
+    return s3_reaper_start();
+}
+
+static void s3_stop(void)
+{
+    s3_reaper_stop();
 }
 
 extern const struct dss_rest_handler s3_rest_handler;
@@ -224,5 +229,6 @@ const struct dss_service dss_s3_service = {
     .schema_sql = schema,
     .ops = no_ops,
     .start = s3_start,
+    .stop = s3_stop,
     .rest = &s3_rest_handler,
 };

@@ -140,9 +140,12 @@ size_t s3_checksum_raw(enum s3_algo a, const void *p, size_t n, unsigned char ou
 
 struct s3_tmp {
     int fd;
+    int anonymous;        /* O_TMPFILE: no name until placed */
     char id[S3_FILE_ID];
 };
 
+/* bytes random bytes (at most 32) as hex into out (2 * bytes + 1 chars). */
+void s3_random_hex(char *out, size_t bytes);
 /* Creates DATA/s3/{tmp,objects/00..ff} and empties tmp/. Returns 0 or -1 after logging. */
 int s3_store_open(const char *data_dir);
 /* Deletes object files no row of s3_objects or s3_parts names (left by a crash between
@@ -165,8 +168,12 @@ int s3_file_link(const char *id, char new_id[S3_FILE_ID]);
 /* Appends length bytes of placed file id from offset to t: with copy_file_range when digest
  * is NULL, else read through digest. Returns 0, or -1 with errno set (ENOENT: no such file). */
 int s3_tmp_copy(struct s3_tmp *t, const char *id, uint64_t offset, uint64_t length, struct s3_digest *digest);
-/* Deletes, after a commit, every file a result's "_Remove" names (and drops the member). */
+/* Deletes, after a commit, every file a result's "_Remove" names (and drops the member):
+ * in the background when the reaper runs. */
 void s3_remove_files(cJSON *result);
+/* The reaper thread that deletes replaced files off the request path; stop drains it. */
+int s3_reaper_start(void);
+void s3_reaper_stop(void);
 
 /* ---- Buckets and objects shared by the operations ---- */
 

@@ -1,24 +1,27 @@
 /* store.c -- object bytes on disk, under DATA/s3/:
  *
- *   tmp/<id>             a body being received; never read by anyone else
  *   objects/<xx>/<id>    the bytes of an object or an uploaded part (xx: the id's first two
  *                        hex digits, so no directory grows past a few thousand entries)
+ *   tmp/<id>             a body being received, where O_TMPFILE is not available
  *
  * An id is 32 random hex digits: file names never derive from keys, so no key can name a
- * path. A file is written whole in tmp/, then renamed into objects/ under a fresh id before
- * the transaction that makes a row point at it; a replaced object's old file is deleted only
- * after that transaction commits. Files in objects/ are never modified in place, so a reader
+ * path. A body is written whole into a temp file -- an anonymous O_TMPFILE one -- which gets
+ * its name in objects/ under a fresh id (link, or rename) before the transaction that makes a
+ * row point at it; a replaced object's old file is deleted only after that transaction
+ * commits. Files in objects/ are never modified in place, so a reader
  * that has opened one keeps consistent bytes whatever happens next, and a crash at any point
  * leaves either the old object or the new one whole -- at worst an orphan file, which the
- * start-up sweep deletes.
+ * start-up sweep deletes. Replaced files are deleted by a background thread (below).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
 
@@ -32,11 +35,24 @@ static int valid_id(const char *id)
     return strlen(id) == 32 && strspn(id, "0123456789abcdef") == 32;
 }
 
+void s3_random_hex(char *out, size_t bytes)
+{
+    unsigned char raw[32];
+    size_t n = bytes < sizeof raw ? bytes : sizeof raw;
+    /* getrandom() straight: libuuid's generator makes four more syscalls per id. */
+    if (getrandom(raw, n, 0) != (ssize_t)n) {
+        for (size_t i = 0; i < n; i += 16) { /* no getrandom(): libuuid finds another source */
+            uuid_t u;
+            uuid_generate(u);
+            memcpy(raw + i, u, n - i < 16 ? n - i : 16);
+        }
+    }
+    hex_encode(raw, n, out);
+}
+
 static void new_id(char id[S3_FILE_ID])
 {
-    uuid_t u;
-    uuid_generate_random(u);
-    hex_encode(u, 16, id);
+    s3_random_hex(id, 16);
 }
 
 static int object_path(const char *id, char *out, size_t n)
@@ -151,10 +167,20 @@ void s3_store_sweep(sqlite3 *db)
         log_info("s3: removed %zu unreferenced object files", removed);
 }
 
+/* An anonymous file (O_TMPFILE) in the directory the object will live in: it has no name
+ * until s3_tmp_place() links one, so a crash mid-upload leaves nothing behind, and placing
+ * it costs one directory operation. File systems without O_TMPFILE get a named file in
+ * tmp/, renamed into place. */
 int s3_tmp_create(struct s3_tmp *t)
 {
     char path[4096];
     new_id(t->id);
+    snprintf(path, sizeof path, "%s/objects/%.2s", root, t->id);
+    t->anonymous = 1;
+    t->fd = open(path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (t->fd >= 0)
+        return 0;
+    t->anonymous = 0;
     tmp_path(t->id, path, sizeof path);
     t->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     return t->fd < 0 ? -1 : 0;
@@ -178,14 +204,25 @@ int s3_tmp_write(struct s3_tmp *t, const void *p, size_t n)
 int s3_tmp_place(struct s3_tmp *t)
 {
     char from[4096], to[4096];
-    tmp_path(t->id, from, sizeof from);
     object_path(t->id, to, sizeof to);
-    int rc = close(t->fd);
+    int rc;
+    if (t->anonymous) {
+        snprintf(from, sizeof from, "/proc/self/fd/%d", t->fd);
+        rc = linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW);
+        if (close(t->fd) != 0)
+            rc = -1;
+    } else {
+        tmp_path(t->id, from, sizeof from);
+        rc = close(t->fd) == 0 ? rename(from, to) : -1;
+    }
     t->fd = -1;
-    if (rc == 0 && rename(from, to) == 0)
+    if (rc == 0)
         return 0;
     log_error("s3: cannot place %s: %s", to, strerror(errno));
-    unlink(from);
+    if (t->anonymous)
+        unlink(to); /* in case the link was made and only close failed */
+    else
+        unlink(from);
     return -1;
 }
 
@@ -196,8 +233,10 @@ void s3_tmp_discard(struct s3_tmp *t)
     char path[4096];
     close(t->fd);
     t->fd = -1;
-    tmp_path(t->id, path, sizeof path);
-    unlink(path);
+    if (!t->anonymous) {
+        tmp_path(t->id, path, sizeof path);
+        unlink(path);
+    }
 }
 
 int s3_file_open(const char *id)
@@ -271,12 +310,98 @@ int s3_tmp_copy(struct s3_tmp *t, const char *id, uint64_t offset, uint64_t leng
     return rc;
 }
 
+/* ---- The reaper: replaced and deleted files go in the background ----
+ *
+ * Deleting a file can take milliseconds (ext4 frees its blocks, and a file system mounted
+ * with "discard" trims them synchronously), and nothing waits for it: the row that named the
+ * file is already gone. So request threads queue the ids and one thread deletes them. Ids
+ * still queued at a crash are orphans, which the start-up sweep deletes. */
+
+struct doomed {
+    struct doomed *next;
+    char id[S3_FILE_ID];
+};
+
+static pthread_mutex_t reaper_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reaper_cond = PTHREAD_COND_INITIALIZER;
+static struct doomed *doomed_head, *doomed_tail;
+static int reaper_running, reaper_stopping;
+static pthread_t reaper_thread;
+
+static void *reaper_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&reaper_lock);
+    for (;;) {
+        while (!doomed_head && !reaper_stopping)
+            pthread_cond_wait(&reaper_cond, &reaper_lock);
+        struct doomed *d = doomed_head;
+        if (!d)
+            break; /* stopping, and nothing left */
+        doomed_head = d->next;
+        if (!doomed_head)
+            doomed_tail = NULL;
+        pthread_mutex_unlock(&reaper_lock);
+        s3_file_remove(d->id);
+        free(d);
+        pthread_mutex_lock(&reaper_lock);
+    }
+    pthread_mutex_unlock(&reaper_lock);
+    return NULL;
+}
+
+int s3_reaper_start(void)
+{
+    reaper_stopping = 0;
+    if (pthread_create(&reaper_thread, NULL, reaper_main, NULL) != 0) {
+        log_error("s3: cannot start the file reaper");
+        return -1;
+    }
+    reaper_running = 1;
+    return 0;
+}
+
+void s3_reaper_stop(void)
+{
+    if (!reaper_running)
+        return;
+    pthread_mutex_lock(&reaper_lock);
+    reaper_stopping = 1;
+    pthread_cond_signal(&reaper_cond);
+    pthread_mutex_unlock(&reaper_lock);
+    pthread_join(reaper_thread, NULL); /* it finishes the queue first */
+    reaper_running = 0;
+}
+
+/* Queues a file for deletion; deletes it at once when no reaper runs (tools, tests). */
+static void remove_later(const char *id)
+{
+    struct doomed *d = malloc(sizeof *d);
+    pthread_mutex_lock(&reaper_lock);
+    int queued = reaper_running && !reaper_stopping && d;
+    if (queued) {
+        snprintf(d->id, sizeof d->id, "%s", id);
+        d->next = NULL;
+        if (doomed_tail)
+            doomed_tail->next = d;
+        else
+            doomed_head = d;
+        doomed_tail = d;
+        pthread_cond_signal(&reaper_cond);
+    }
+    pthread_mutex_unlock(&reaper_lock);
+    if (!queued) {
+        free(d);
+        s3_file_remove(id);
+    }
+}
+
 void s3_remove_files(cJSON *result)
 {
     cJSON *list = cJSON_DetachItemFromObjectCaseSensitive(result, "_Remove");
     const cJSON *f;
     cJSON_ArrayForEach(f, list)
         if (cJSON_IsString(f))
-            s3_file_remove(f->valuestring);
+            remove_later(f->valuestring);
     cJSON_Delete(list);
 }

@@ -41,6 +41,11 @@ struct folded {
     size_t n_inst, cap_inst;
     const struct trace_event *group;
     int64_t last_vt;
+    /* Emulator kills (system.fault emulator_restart, phase kill): every worker, and every
+     * command with it, dies then. */
+    int64_t kill_vt[64];
+    long kill_line[64];
+    int n_kill;
 };
 
 static const char *dstr(const cJSON *d, const char *k)
@@ -223,6 +228,12 @@ static int fold(const struct trace *t, struct folded *f)
                         : !strcmp(st, "Failed") ? SCN_STATUS_FAILED : SCN_STATUS_STARTED;
         } else if (!strcmp(kind, "final.group")) {
             f->group = e;
+        } else if (!strcmp(kind, "system.fault")) {
+            const char *type = dstr(e->details, "type"), *phase = dstr(e->details, "phase");
+            if (type && phase && !strcmp(type, "emulator_restart") && !strcmp(phase, "kill") && f->n_kill < 64) {
+                f->kill_vt[f->n_kill] = e->vt_ms;
+                f->kill_line[f->n_kill++] = e->line;
+            }
         }
     }
     return 0;
@@ -372,6 +383,11 @@ static int check_job(struct check_result *r, const struct folded *f, const struc
                 const struct c_inst *in = a->instance ? inst_get((struct folded *)f, a->instance, 0) : NULL;
                 a_end = in && in->end_vt >= a->start_vt ? in->end_vt : f->last_vt;
                 a_end_line = in && in->end_vt >= a->start_vt ? in->end_line : 0;
+                for (int k = 0; k < f->n_kill; k++)
+                    if (f->kill_vt[k] >= a->start_vt && f->kill_vt[k] < a_end) {
+                        a_end = f->kill_vt[k];
+                        a_end_line = f->kill_line[k];
+                    }
             }
             if (b->start_vt < a_end) {
                 long l[4] = {a->start_line, a_end_line, b->start_line, b->end_line};
@@ -479,8 +495,10 @@ static int add_failure(struct check_result *r, const char *fmt, ...)
 int check_run(const struct trace *t, struct check_result *r)
 {
     memset(r, 0, sizeof *r);
-    if (!trace_find(t, "job.submit"))
-        return add_failure(r, "the trace has no job.submit event: nothing to check") ? -1 : -1;
+    if (!trace_find(t, "job.submit")) {
+        add_failure(r, "the trace has no job.submit event: nothing to check");
+        return -1;
+    }
     struct folded f;
     if (fold(t, &f)) {
         folded_free(&f);

@@ -97,6 +97,18 @@ class TestPersistence(unittest.TestCase):
             rows = db.execute("SELECT count(*) FROM s3_objects").fetchone()[0]
         self.assertEqual(len([f for f in self.object_files(data) if f.startswith("s3/")]), rows)
 
+    def writing(self, emu, data):
+        """Whether the emulator has a file open under data/s3: the upload's temp file (an
+        anonymous O_TMPFILE one, or a named one in tmp/)."""
+        fds = "/proc/%d/fd" % emu.proc.pid
+        for fd in os.listdir(fds):
+            try:
+                if os.readlink(os.path.join(fds, fd)).startswith(os.path.join(data, "s3")):
+                    return True
+            except OSError:
+                pass
+        return False
+
     def test_crash_mid_upload_keeps_the_old_object(self):
         top = dsstest.temp_dir(self)
         data = os.path.join(top, "data")
@@ -108,9 +120,9 @@ class TestPersistence(unittest.TestCase):
         sock.sendall(b"PUT /crash/k HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % (10 * MiB))
         sock.sendall(b"n" * (5 * MiB))
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not os.listdir(os.path.join(data, "s3", "tmp")):
+        while time.monotonic() < deadline and not self.writing(emu, data):
             time.sleep(0.05)
-        self.assertTrue(os.listdir(os.path.join(data, "s3", "tmp")), "the upload never reached the disk")
+        self.assertTrue(self.writing(emu, data), "the upload never reached the disk")
         emu.kill()
         sock.close()
         # An orphan such as a crash between placing a file and committing its row would leave.

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import struct
+import subprocess
 import time
 import unittest
 import urllib.parse
@@ -884,6 +885,8 @@ class CliTest(SqsTestCase):
     """The unmodified AWS CLIs: Debian's v2 speaks SQS Query, pyenv's v1 speaks SQS JSON."""
 
     def run_cli(self, aws, name):
+        """A queue's life through one CLI: each call costs a CLI start-up (seconds on a busy
+        machine), so a few calls cover request encoding, result decoding and an error."""
         def cli(*args):
             rc, out, err = self.aws("sqs", *args, aws=aws)
             self.assertEqual(rc, 0, err)
@@ -892,14 +895,12 @@ class CliTest(SqsTestCase):
         url = cli("create-queue", "--queue-name", name, "--attributes", "VisibilityTimeout=300")["QueueUrl"]
         self.addCleanup(self._delete_quietly, url)
         self.assertEqual(url, "%s/%s/%s" % (self.endpoint, ACCOUNT, name))
-        self.assertEqual(cli("get-queue-url", "--queue-name", name)["QueueUrl"], url)
-        self.assertIn(url, cli("list-queues", "--queue-name-prefix", name)["QueueUrls"])
         body = "cli <body> & \"quotes\" \u00e9\U0001F600"
+        attrs = {"n": {"DataType": "Number", "StringValue": "7"}}
         sent = cli("send-message", "--queue-url", url, "--message-body", body, "--message-attributes",
-                   json.dumps({"n": {"DataType": "Number", "StringValue": "7"}}))
+                   json.dumps(attrs))
         self.assertEqual(sent["MD5OfMessageBody"], md5_hex(body.encode()))
-        self.assertEqual(sent["MD5OfMessageAttributes"],
-                         md5_of_message_attributes({"n": {"DataType": "Number", "StringValue": "7"}}))
+        self.assertEqual(sent["MD5OfMessageAttributes"], md5_of_message_attributes(attrs))
         got = cli("receive-message", "--queue-url", url, "--attribute-names", "All", "--message-attribute-names", "All")
         m = got["Messages"][0]
         self.assertEqual((m["MessageId"], m["Body"]), (sent["MessageId"], body))
@@ -908,11 +909,11 @@ class CliTest(SqsTestCase):
         attrs = cli("get-queue-attributes", "--queue-url", url, "--attribute-names", "All")["Attributes"]
         self.assertEqual((attrs["VisibilityTimeout"], attrs["ApproximateNumberOfMessagesNotVisible"]), ("300", "1"))
         cli("delete-message", "--queue-url", url, "--receipt-handle", m["ReceiptHandle"])
-        self.assertEqual(cli("receive-message", "--queue-url", url), {})
+        a = self.attrs(url)
+        self.assertEqual((a["ApproximateNumberOfMessages"], a["ApproximateNumberOfMessagesNotVisible"]), ("0", "0"))
         rc, out, err = self.aws("sqs", "get-queue-url", "--queue-name", name + "-missing", aws=aws)
         self.assertNotEqual(rc, 0)
         self.assertIn("NonExistentQueue", err)
-        cli("delete-queue", "--queue-url", url)
 
     def test_debian_cli_v2_query_protocol(self):
         if not os.path.exists("/usr/bin/aws"):
@@ -921,10 +922,12 @@ class CliTest(SqsTestCase):
 
     def test_path_cli_v1_json_protocol(self):
         exe = shutil.which("aws")
+        if exe and "/shims/" in exe:  # pyenv's shim: find the real program (a second of start-up less)
+            p = subprocess.run(["pyenv", "which", "aws"], capture_output=True, text=True)
+            exe = p.stdout.strip() if p.returncode == 0 and p.stdout.strip() else exe
         if not exe or os.path.realpath(exe) == "/usr/bin/aws":
             self.skipTest("no AWS CLI other than /usr/bin/aws on PATH")
         self.run_cli(exe, "cli-v1-json")
-
 
 if __name__ == "__main__":
     unittest.main()

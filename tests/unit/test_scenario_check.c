@@ -250,6 +250,15 @@ static void test_overlap(void **state)
     expect_one(&r, SCN_INV_NO_OVERLAP, "a", 2, "i-2", l, 4);
     check_result_free(&r);
     trace_free(&t);
+    /* No overlap: attempt 1 died with the emulator (SIGKILLed) before attempt 2 started. */
+    run(HEAD SUBMIT("a", 3, "done") INST(10, "i-1", "running") START(1000, "a", 1, "i-1")
+            "{\"vt\":1200,\"kind\":\"system.fault\",\"details\":{\"type\":\"emulator_restart\",\"phase\":\"kill\"}}\n"
+            START(1500, "a", 2, "i-1") END(2500, "a", 2, "i-1", 0, true)
+            FINAL(3000, "a", "Successful", "0 of 3", "done", 1, 0) GROUP_OK(3000),
+        &t, &r);
+    assert_int_equal(r.n, 0);
+    check_result_free(&r);
+    trace_free(&t);
     /* No overlap: attempt 1 never ended, but its instance was terminated before attempt 2. */
     run(HEAD SUBMIT("a", 3, "done") INST(10, "i-1", "running") START(1000, "a", 1, "i-1")
             INST(1400, "i-1", "shutting-down") START(1500, "a", 2, "i-2") END(2500, "a", 2, "i-2", 0, true)

@@ -3,7 +3,8 @@
  * For each case: parse request.txt, add the headers the signer adds (X-Amz-Date, the session
  * token unless the case omits it, X-Amz-Content-Sha256 when the body is signed), then compare the
  * canonical request, the string to sign, the signature and the Authorization header with the
- * case's header-*.txt files. Every case directory is listed here so a missing one fails.
+ * case's header-*.txt files; and the query-signed (presigned) form against query-*.txt. Every case
+ * directory is listed here so a missing one fails.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -214,6 +215,79 @@ static void run_case(const char *name)
     free(ctx_text);
 }
 
+/* The query-signed (presigned URL) form of a case: the request's own headers only, the X-Amz-*
+ * parameters added to the query, the body's hash as payload hash. */
+static void run_query_case(const char *name)
+{
+    char *ctx_text = slurp(name, "context.json");
+    cJSON *ctx = cJSON_Parse(ctx_text);
+    cJSON *cred = cJSON_GetObjectItem(ctx, "credentials");
+    const char *akid = cJSON_GetStringValue(cJSON_GetObjectItem(cred, "access_key_id"));
+    const char *secret = cJSON_GetStringValue(cJSON_GetObjectItem(cred, "secret_access_key"));
+    const char *token = cJSON_GetStringValue(cJSON_GetObjectItem(cred, "token"));
+    const char *region = cJSON_GetStringValue(cJSON_GetObjectItem(ctx, "region"));
+    const char *service = cJSON_GetStringValue(cJSON_GetObjectItem(ctx, "service"));
+    const char *ts = cJSON_GetStringValue(cJSON_GetObjectItem(ctx, "timestamp"));
+    int normalize = cJSON_IsTrue(cJSON_GetObjectItem(ctx, "normalize"));
+    int omit_token = cJSON_IsTrue(cJSON_GetObjectItem(ctx, "omit_session_token"));
+    long expires = (long)cJSON_GetObjectItem(ctx, "expiration_in_seconds")->valuedouble;
+    char amz_date[17];
+    snprintf(amz_date, sizeof amz_date, "%.4s%.2s%.2sT%.2s%.2s%.2sZ", ts, ts + 5, ts + 8, ts + 11, ts + 14,
+             ts + 17);
+    struct parsed p;
+    parse_request(&p, slurp(name, "request.txt"));
+    char body_hash[65];
+    sha256_hex(p.body, strlen(p.body), body_hash);
+
+    struct buf names, scope, query, creq, sts;
+    buf_init(&names, 4096);
+    buf_init(&scope, 256);
+    buf_init(&query, 1 << 16);
+    buf_init(&creq, 1 << 16);
+    buf_init(&sts, 1 << 16);
+    struct sigv4_request r = {p.method, p.path, NULL, p.h, p.n, body_hash, normalize};
+    assert_int_equal(sigv4_canonical_request(&r, &creq, &names), 0);
+    buf_reset(&creq);
+    if (p.query)
+        buf_puts(&query, p.query);
+    assert_int_equal(sigv4_scope(&scope, amz_date, region, service), 0);
+    assert_int_equal(sigv4_presign_params(&query, akid, scope.data, amz_date, expires, names.data,
+                                          token && !omit_token ? token : NULL),
+                     0);
+    r.query = query.data;
+    assert_int_equal(sigv4_canonical_request(&r, &creq, NULL), 0);
+    char *want = slurp(name, "query-canonical-request.txt");
+    if (strcmp(creq.data, want) != 0)
+        fail_msg("%s: query canonical request\n--- got\n%s\n--- want\n%s", name, creq.data, want);
+    free(want);
+    assert_int_equal(sigv4_string_to_sign(&sts, amz_date, scope.data, creq.data), 0);
+    want = slurp(name, "query-string-to-sign.txt");
+    assert_string_equal(sts.data, want);
+    free(want);
+    unsigned char key[32];
+    char sig[65];
+    sigv4_signing_key(secret, amz_date, region, service, key);
+    sigv4_signature(key, sts.data, sig);
+    want = slurp(name, "query-signature.txt");
+    assert_string_equal(sig, want);
+    free(want);
+    buf_free(&names);
+    buf_free(&scope);
+    buf_free(&query);
+    buf_free(&creq);
+    buf_free(&sts);
+    parsed_free(&p);
+    cJSON_Delete(ctx);
+    free(ctx_text);
+}
+
+static void test_all_query_vectors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        run_query_case(cases[i]);
+}
+
 static void test_all_vectors(void **state)
 {
     (void)state;
@@ -262,13 +336,82 @@ static void test_amz_date(void **state)
     assert_string_equal(d, "20150830T123600Z");
 }
 
+/* The verifier's helpers: reading back what the signer wrote (sigv4.h, "Verification"). */
+static void test_verify_helpers(void **state)
+{
+    (void)state;
+    struct sigv4_auth a;
+    char err[512];
+    assert_int_equal(sigv4_parse_authorization("AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/iam/aws4_request, "
+                                               "SignedHeaders=content-type;host;x-amz-date, Signature=5d672d79",
+                                               &a, err, sizeof err),
+                     0);
+    assert_string_equal(a.cred.access_key, "AKID");
+    assert_string_equal(a.cred.date, "20150830");
+    assert_string_equal(a.cred.region, "us-east-1");
+    assert_string_equal(a.cred.service, "iam");
+    assert_string_equal(a.cred.terminator, "aws4_request");
+    assert_string_equal(a.signed_headers, "content-type;host;x-amz-date");
+    assert_string_equal(a.signature, "5d672d79");
+    /* Without spaces after the commas, as botocore writes S3's. */
+    assert_int_equal(sigv4_parse_authorization("AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_request,SignedHeaders=host,"
+                                               "Signature=ab", &a, err, sizeof err), 0);
+    assert_int_equal(sigv4_parse_authorization("AWS AKID:sig", &a, err, sizeof err), 1);
+    assert_int_equal(sigv4_parse_authorization("AWS4-HMAC-SHA256 Credential=A/20150830/r/s", &a, err, sizeof err), -1);
+    assert_int_equal(sigv4_parse_authorization("AWS4-HMAC-SHA256 SignedHeaders=host", &a, err, sizeof err), -1);
+    assert_non_null(strstr(err, "requires 'Credential' parameter"));
+    /* A signature longer than any is kept as "", which matches nothing. */
+    char longsig[200] = "AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_request,SignedHeaders=host,Signature=";
+    memset(longsig + strlen(longsig), 'a', 80);
+    assert_int_equal(sigv4_parse_authorization(longsig, &a, err, sizeof err), 0);
+    assert_string_equal(a.signature, "");
+    assert_false(sigv4_equal(a.signature, "aaaa"));
+
+    /* Presigned parameters, and the query they were signed over. */
+    const char *q = "b=2&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+                    "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=abc&a";
+    assert_int_equal(sigv4_parse_presigned(q, &a, err, sizeof err), 0);
+    assert_string_equal(a.cred.access_key, "AKID");
+    assert_string_equal(a.amz_date, "20130524T000000Z");
+    assert_int_equal(a.expires_s, 86400);
+    assert_string_equal(a.signature, "abc");
+    struct buf b;
+    buf_init(&b, 4096);
+    assert_int_equal(sigv4_query_without_signature(&b, q), 0);
+    assert_null(strstr(b.data, "Signature"));
+    assert_non_null(strstr(b.data, "b=2&X-Amz-Algorithm="));
+    assert_string_equal(b.data + b.len - 2, "&a");
+    buf_free(&b);
+    assert_int_equal(sigv4_parse_presigned("a=1&b=2", &a, err, sizeof err), 1);
+    assert_int_equal(sigv4_parse_presigned("X-Amz-Signature=abc", &a, err, sizeof err), -1);
+
+    long long ms;
+    assert_int_equal(sigv4_parse_amz_date("20150830T123600Z", &ms), 0);
+    assert_int_equal(ms, 1440938160000LL);
+    assert_int_equal(sigv4_parse_amz_date("20150231T000000Z", &ms), -1); /* no 31 February */
+    assert_int_equal(sigv4_parse_amz_date("20150830T123600", &ms), -1);
+    assert_int_equal(sigv4_parse_amz_date("2015-08-30T12:36:00Z", &ms), -1);
+
+    struct sigv4_header all[] = {{"Host", "h"}, {"X-Amz-Date", "d"}, {"X-Amz-Meta-A", "1"}, {"x-amz-meta-a", "2"},
+                                 {"User-Agent", "u"}};
+    struct sigv4_header out[5];
+    size_t n = sigv4_pick_headers(all, 5, "host;x-amz-meta-a;x-amz-date;host", out);
+    assert_int_equal(n, 4);
+    assert_string_equal(out[0].name, "Host");
+    assert_string_equal(out[1].value, "1");
+    assert_string_equal(out[2].value, "2");
+    assert_string_equal(out[3].name, "X-Amz-Date");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_vectors),
+        cmocka_unit_test(test_all_query_vectors),
         cmocka_unit_test(test_signature_sensitivity),
         cmocka_unit_test(test_bad_query_escape),
         cmocka_unit_test(test_amz_date),
+        cmocka_unit_test(test_verify_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
