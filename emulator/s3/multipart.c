@@ -10,6 +10,7 @@
  * COMPOSITE checksum the same way (base64 of the checksum of the parts' checksums, "-N"),
  * or with ChecksumType FULL_OBJECT the checksum of the whole object, computed while joining.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,8 +61,8 @@ static int upload_load(struct dss_call *call, const cJSON *params, struct upload
     sqlite3_bind_text(st, 3, key ? key : "", -1, SQLITE_STATIC);
     int found = sqlite3_step(st) == SQLITE_ROW;
     if (found) {
-        snprintf(u->id, sizeof u->id, "%s", id);
-        u->key = strdup(key);
+        snprintf(u->id, sizeof u->id, "%s", id ? id : "");
+        u->key = strdup(key ? key : "");
         u->initiated_ms = sqlite3_column_int64(st, 0);
         u->headers = cJSON_Parse((const char *)sqlite3_column_text(st, 1));
     }
@@ -213,6 +214,23 @@ int s3_upload_part(struct dss_call *call, const cJSON *params, cJSON **result)
 
 /* ---- UploadPartCopy ---- */
 
+/* x-amz-copy-source-range: "bytes=first-last", both given, inside the source. 0 or -1. */
+static int parse_copy_range(const char *range, int64_t size, int64_t *first, int64_t *last)
+{
+    char *end;
+    if (strncmp(range, "bytes=", 6) != 0 || !isdigit((unsigned char)range[6]))
+        return -1;
+    long long a = strtoll(range + 6, &end, 10);
+    if (*end != '-' || !isdigit((unsigned char)end[1]))
+        return -1;
+    long long z = strtoll(end + 1, &end, 10);
+    if (*end || z < a || z >= size)
+        return -1;
+    *first = a;
+    *last = z;
+    return 0;
+}
+
 /* Phase one of UploadPartCopy (read-only): the upload exists, and the source and its
  * CopySourceRange -> {File, Offset, Length, ChecksumAlgorithm}. */
 static int part_copy_plan(struct dss_call *call, const cJSON *params, cJSON **result)
@@ -230,15 +248,9 @@ static int part_copy_plan(struct dss_call *call, const cJSON *params, cJSON **re
     free(skey);
     int64_t first = 0, last = src.size - 1;
     const char *range = dss_param_str(params, "CopySourceRange");
-    if (rc == 0 && range) {
-        long long a, z;
-        char tail;
-        if (sscanf(range, "bytes=%lld-%lld%c", &a, &z, &tail) != 2 || a < 0 || z < a || z >= src.size)
-            rc = dss_fail(call, DSS_E_InvalidArgument, "Range specified is not valid for source object of size: %lld",
-                          (long long)src.size);
-        first = a;
-        last = z;
-    }
+    if (rc == 0 && range && parse_copy_range(range, src.size, &first, &last) != 0)
+        rc = dss_fail(call, DSS_E_InvalidArgument, "Range specified is not valid for source object of size: %lld",
+                      (long long)src.size);
     if (rc == 0) {
         *result = cJSON_CreateObject();
         cJSON_AddStringToObject(*result, "File", src.file);
@@ -318,7 +330,7 @@ int s3_upload_part_copy(struct dss_call *call, const cJSON *params, cJSON **resu
         *result = cJSON_CreateObject();
         cJSON *r = cJSON_AddObjectToObject(*result, "CopyPartResult");
         cJSON_AddNumberToObject(r, "LastModified", s3_seconds(dss_clock_now_ms()));
-        for (cJSON *h = stored->child; h; h = h->next)
+        for (cJSON *h = stored ? stored->child : NULL; h; h = h->next)
             if (h->string[0] != '_')
                 cJSON_AddItemToObject(r, h->string, cJSON_Duplicate(h, 1));
         cJSON *removes = cJSON_DetachItemFromObjectCaseSensitive(stored, "_Remove");
@@ -407,6 +419,16 @@ static int complete_plan(struct dss_call *call, const cJSON *params, cJSON **res
     return rc ? DSS_ERR : DSS_OK;
 }
 
+/* A part's ETag (32 hex digits) as the 16 bytes of its MD5; zeros if it is not one. */
+static void hex_to_md5(const char *hex, unsigned char out[16])
+{
+    memset(out, 0, 16);
+    for (int k = 0; hex && k < 32 && isxdigit((unsigned char)hex[k]); k++) {
+        int c = tolower((unsigned char)hex[k]);
+        out[k / 2] = (unsigned char)(out[k / 2] << 4 | (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10));
+    }
+}
+
 /* ETag and COMPOSITE checksum of the planned parts: a digest of the parts' digests, "-N". */
 static void composite(const cJSON *parts, enum s3_algo algo, char etag[80], char checksum[112])
 {
@@ -417,11 +439,7 @@ static void composite(const cJSON *parts, enum s3_algo algo, char etag[80], char
     int i = 0;
     cJSON_ArrayForEach(p, parts) {
         const char *hex = dss_param_str(p, "ETag"), *sum = dss_param_str(p, "Checksum");
-        for (int k = 0; k < 16 && hex && strlen(hex) >= 32; k++) {
-            unsigned v;
-            sscanf(hex + 2 * k, "%2x", &v);
-            md5s[i * 16 + k] = (unsigned char)v;
-        }
+        hex_to_md5(hex, md5s + i * 16);
         unsigned char raw[64];
         long len = sum && strlen(sum) < 64 ? base64_decode(sum, strlen(sum), raw) : -1;
         if (len > 0 && len <= 32) {

@@ -226,7 +226,8 @@ static int check_get_conditions(struct dss_call *call, const cJSON *params, cons
     const char *if_match = dss_param_str(params, "IfMatch"), *if_none = dss_param_str(params, "IfNoneMatch");
     const cJSON *unmod = cJSON_GetObjectItemCaseSensitive(params, "IfUnmodifiedSince");
     const cJSON *mod = cJSON_GetObjectItemCaseSensitive(params, "IfModifiedSince");
-    double modified = (double)(o->modified_ms / 1000); /* HTTP dates have whole seconds */
+    int64_t whole = o->modified_ms / 1000; /* HTTP dates have whole seconds */
+    double modified = (double)whole;
     double now = s3_seconds(dss_clock_now_ms());
     if (if_match ? !s3_etag_match(if_match, o->etag) : cJSON_IsNumber(unmod) && modified > unmod->valuedouble)
         return dss_fail(call, DSS_E_PreconditionFailed, "At least one of the pre-conditions you specified did not hold");
@@ -483,7 +484,8 @@ static int check_copy_conditions(struct dss_call *call, const cJSON *params, con
     const char *match = dss_param_str(params, "CopySourceIfMatch"), *none = dss_param_str(params, "CopySourceIfNoneMatch");
     const cJSON *unmod = cJSON_GetObjectItemCaseSensitive(params, "CopySourceIfUnmodifiedSince");
     const cJSON *mod = cJSON_GetObjectItemCaseSensitive(params, "CopySourceIfModifiedSince");
-    double modified = (double)(o->modified_ms / 1000);
+    int64_t whole = o->modified_ms / 1000;
+    double modified = (double)whole;
     int ok = match ? s3_etag_match(match, o->etag) : !cJSON_IsNumber(unmod) || modified <= unmod->valuedouble;
     if (ok)
         ok = none ? !s3_etag_match(none, o->etag) : !cJSON_IsNumber(mod) || modified > mod->valuedouble;
@@ -521,7 +523,8 @@ int s3_copy_object(struct dss_call *call, const cJSON *params, cJSON **result)
     int rc = s3_copy_source_load(call, params, &src, &sbucket, &skey);
     if (rc == 0)
         rc = s3_bucket_from_params(call, params, &b);
-    if (rc == 0 && !replace && !strcmp(sbucket, b.name) && !strcmp(skey, key) &&
+    int onto_itself = rc == 0 && sbucket && skey && key && !strcmp(sbucket, b.name) && !strcmp(skey, key);
+    if (onto_itself && !replace &&
         !dss_param_str(params, "StorageClass") && !dss_param_str(params, "WebsiteRedirectLocation"))
         rc = dss_fail(call, DSS_E_InvalidRequest,
                       "This copy request is illegal because it is trying to copy an object to itself without "

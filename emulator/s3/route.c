@@ -27,36 +27,36 @@ enum level { SERVICE, BUCKET, OBJECT };
 /* One way to reach an operation: first match wins, so specific rows come first. */
 static const struct rule {
     const char *method;
-    enum level level;
     const char *param;  /* a query parameter that must be present, NULL: none needed */
-    int copy;           /* 1: x-amz-copy-source must be sent, 0: must not, -1: either */
     const char *op;
+    enum level level;
+    int copy;           /* 1: x-amz-copy-source must be sent, 0: must not, -1: either */
 } rules[] = {
-    {"GET", SERVICE, NULL, -1, "ListBuckets"},
-    {"GET", BUCKET, "location", -1, "GetBucketLocation"},
-    {"GET", BUCKET, "notification", -1, "GetBucketNotificationConfiguration"},
-    {"GET", BUCKET, "tagging", -1, "GetBucketTagging"},
-    {"GET", BUCKET, "uploads", -1, "ListMultipartUploads"},
-    {"GET", BUCKET, "list-type", -1, "ListObjectsV2"},
-    {"GET", BUCKET, NULL, -1, "ListObjects"},
-    {"PUT", BUCKET, "notification", -1, "PutBucketNotificationConfiguration"},
-    {"PUT", BUCKET, "tagging", -1, "PutBucketTagging"},
-    {"PUT", BUCKET, NULL, -1, "CreateBucket"},
-    {"DELETE", BUCKET, "tagging", -1, "DeleteBucketTagging"},
-    {"DELETE", BUCKET, NULL, -1, "DeleteBucket"},
-    {"HEAD", BUCKET, NULL, -1, "HeadBucket"},
-    {"POST", BUCKET, "delete", -1, "DeleteObjects"},
-    {"PUT", OBJECT, "uploadId", 1, "UploadPartCopy"},
-    {"PUT", OBJECT, "uploadId", 0, "UploadPart"},
-    {"PUT", OBJECT, NULL, 1, "CopyObject"},
-    {"PUT", OBJECT, NULL, 0, "PutObject"},
-    {"GET", OBJECT, "uploadId", -1, "ListParts"},
-    {"GET", OBJECT, NULL, -1, "GetObject"},
-    {"HEAD", OBJECT, NULL, -1, "HeadObject"},
-    {"DELETE", OBJECT, "uploadId", -1, "AbortMultipartUpload"},
-    {"DELETE", OBJECT, NULL, -1, "DeleteObject"},
-    {"POST", OBJECT, "uploads", -1, "CreateMultipartUpload"},
-    {"POST", OBJECT, "uploadId", -1, "CompleteMultipartUpload"},
+    {"GET", NULL, "ListBuckets", SERVICE, -1},
+    {"GET", "location", "GetBucketLocation", BUCKET, -1},
+    {"GET", "notification", "GetBucketNotificationConfiguration", BUCKET, -1},
+    {"GET", "tagging", "GetBucketTagging", BUCKET, -1},
+    {"GET", "uploads", "ListMultipartUploads", BUCKET, -1},
+    {"GET", "list-type", "ListObjectsV2", BUCKET, -1},
+    {"GET", NULL, "ListObjects", BUCKET, -1},
+    {"PUT", "notification", "PutBucketNotificationConfiguration", BUCKET, -1},
+    {"PUT", "tagging", "PutBucketTagging", BUCKET, -1},
+    {"PUT", NULL, "CreateBucket", BUCKET, -1},
+    {"DELETE", "tagging", "DeleteBucketTagging", BUCKET, -1},
+    {"DELETE", NULL, "DeleteBucket", BUCKET, -1},
+    {"HEAD", NULL, "HeadBucket", BUCKET, -1},
+    {"POST", "delete", "DeleteObjects", BUCKET, -1},
+    {"PUT", "uploadId", "UploadPartCopy", OBJECT, 1},
+    {"PUT", "uploadId", "UploadPart", OBJECT, 0},
+    {"PUT", NULL, "CopyObject", OBJECT, 1},
+    {"PUT", NULL, "PutObject", OBJECT, 0},
+    {"GET", "uploadId", "ListParts", OBJECT, -1},
+    {"GET", NULL, "GetObject", OBJECT, -1},
+    {"HEAD", NULL, "HeadObject", OBJECT, -1},
+    {"DELETE", "uploadId", "AbortMultipartUpload", OBJECT, -1},
+    {"DELETE", NULL, "DeleteObject", OBJECT, -1},
+    {"POST", "uploads", "CreateMultipartUpload", OBJECT, -1},
+    {"POST", "uploadId", "CompleteMultipartUpload", OBJECT, -1},
 };
 
 /* Sub-resources of real S3 that this emulator does not serve. */

@@ -138,10 +138,14 @@ size_t s3_checksum_raw(enum s3_algo a, const void *p, size_t n, unsigned char ou
 
 #define S3_FILE_ID 33 /* 32 hex digits and a NUL */
 
+#define S3_TMP_BUFFER (128u << 10)
+
 struct s3_tmp {
     int fd;
     int anonymous;        /* O_TMPFILE: no name until placed */
     char id[S3_FILE_ID];
+    char *buf;            /* writes not yet made (S3_TMP_BUFFER), NULL until the first */
+    size_t len;
 };
 
 /* bytes random bytes (at most 32) as hex into out (2 * bytes + 1 chars). */

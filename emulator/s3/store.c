@@ -16,11 +16,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
@@ -91,6 +93,25 @@ static void empty_dir(const char *dir)
     closedir(d);
 }
 
+/* Asks ext2/3/4 to treat dir as a top of a hierarchy, so the allocator spreads its
+ * subdirectories -- and so the files created in them -- over many block groups. Without it
+ * every object's inode comes from the data directory's group, and on ext4 without a journal
+ * each allocation first scans past every inode freed there in the last minute: with objects
+ * being replaced and deleted, file creation fell to ~1,000/s; spread, it ran at 10,000-26,000/s
+ * on the same disk. Elsewhere (or without permission) this is silently a no-op. */
+static void spread_subdirectories(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int flags = 0;
+    if (fd < 0)
+        return;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL)) {
+        flags |= FS_TOPDIR_FL;
+        ioctl(fd, FS_IOC_SETFLAGS, &flags);
+    }
+    close(fd);
+}
+
 int s3_store_open(const char *data_dir)
 {
     char path[4096];
@@ -98,6 +119,7 @@ int s3_store_open(const char *data_dir)
     snprintf(path, sizeof path, "%s/objects", root);
     if (make_dir(root) || make_dir(path))
         return -1;
+    spread_subdirectories(path); /* before the subdirectories below are made */
     snprintf(path, sizeof path, "%s/tmp", root);
     if (make_dir(path))
         return -1;
@@ -177,6 +199,8 @@ int s3_tmp_create(struct s3_tmp *t)
     new_id(t->id);
     snprintf(path, sizeof path, "%s/objects/%.2s", root, t->id);
     t->anonymous = 1;
+    t->buf = NULL;
+    t->len = 0;
     t->fd = open(path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
     if (t->fd >= 0)
         return 0;
@@ -186,18 +210,39 @@ int s3_tmp_create(struct s3_tmp *t)
     return t->fd < 0 ? -1 : 0;
 }
 
-int s3_tmp_write(struct s3_tmp *t, const void *p, size_t n)
+static int write_all(int fd, const char *p, size_t n)
 {
-    const char *c = p;
     while (n > 0) {
-        ssize_t w = write(t->fd, c, n);
+        ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
             return -1;
-        c += w;
+        p += w;
         n -= (size_t)w;
     }
+    return 0;
+}
+
+static int tmp_flush(struct s3_tmp *t)
+{
+    int rc = t->len ? write_all(t->fd, t->buf, t->len) : 0;
+    t->len = 0;
+    return rc;
+}
+
+/* Bodies arrive in pieces of a few KiB (the server's read buffer); gathering them into
+ * S3_TMP_BUFFER before writing takes most write() calls off a big upload. */
+int s3_tmp_write(struct s3_tmp *t, const void *p, size_t n)
+{
+    if (!t->buf && !(t->buf = malloc(S3_TMP_BUFFER)))
+        return write_all(t->fd, p, n);
+    if (t->len + n > S3_TMP_BUFFER && tmp_flush(t))
+        return -1;
+    if (n >= S3_TMP_BUFFER)
+        return write_all(t->fd, p, n);
+    memcpy(t->buf + t->len, p, n);
+    t->len += n;
     return 0;
 }
 
@@ -205,29 +250,36 @@ int s3_tmp_place(struct s3_tmp *t)
 {
     char from[4096], to[4096];
     object_path(t->id, to, sizeof to);
-    int rc;
-    if (t->anonymous) {
+    if (t->anonymous)
         snprintf(from, sizeof from, "/proc/self/fd/%d", t->fd);
-        rc = linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW);
-        if (close(t->fd) != 0)
-            rc = -1;
-    } else {
+    else
         tmp_path(t->id, from, sizeof from);
-        rc = close(t->fd) == 0 ? rename(from, to) : -1;
-    }
+    int rc = tmp_flush(t), linked = 0;
+    free(t->buf);
+    t->buf = NULL;
+    /* An anonymous file gets its name while still open; a named one is renamed once closed. */
+    if (rc == 0 && t->anonymous)
+        linked = (rc = linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW)) == 0;
+    if (close(t->fd) != 0)
+        rc = -1;
     t->fd = -1;
+    if (rc == 0 && !t->anonymous)
+        rc = rename(from, to);
     if (rc == 0)
         return 0;
     log_error("s3: cannot place %s: %s", to, strerror(errno));
-    if (t->anonymous)
-        unlink(to); /* in case the link was made and only close failed */
-    else
+    if (linked)
+        unlink(to); /* linked, but the data may not all be there */
+    else if (!t->anonymous)
         unlink(from);
     return -1;
 }
 
 void s3_tmp_discard(struct s3_tmp *t)
 {
+    free(t->buf);
+    t->buf = NULL;
+    t->len = 0;
     if (t->fd < 0)
         return;
     char path[4096];
@@ -266,7 +318,7 @@ int s3_file_link(const char *id, char new_name[S3_FILE_ID])
 /* Through a buffer, when the bytes must be seen (digest) or the kernel cannot copy. */
 static int copy_buffered(struct s3_tmp *t, int in, off_t off, uint64_t length, struct s3_digest *digest)
 {
-    static __thread char buf[1 << 17];
+    static __thread char buf[S3_TMP_BUFFER];
     while (length > 0) {
         ssize_t r = pread(in, buf, length < sizeof buf ? (size_t)length : sizeof buf, off);
         if (r < 0 && errno == EINTR)
@@ -278,7 +330,7 @@ static int copy_buffered(struct s3_tmp *t, int in, off_t off, uint64_t length, s
         }
         if (digest)
             s3_digest_update(digest, buf, (size_t)r);
-        if (s3_tmp_write(t, buf, (size_t)r))
+        if (write_all(t->fd, buf, (size_t)r))
             return -1;
         off += r;
         length -= (uint64_t)r;
@@ -288,6 +340,8 @@ static int copy_buffered(struct s3_tmp *t, int in, off_t off, uint64_t length, s
 
 int s3_tmp_copy(struct s3_tmp *t, const char *id, uint64_t offset, uint64_t length, struct s3_digest *digest)
 {
+    if (tmp_flush(t))
+        return -1;
     int in = s3_file_open(id);
     if (in < 0)
         return -1;

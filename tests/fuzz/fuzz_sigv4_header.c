@@ -2,8 +2,8 @@
  * (lib/sigv4: the Authorization header, presigned X-Amz-* parameters, the query without its
  * signature, X-Amz-Date). The input is a request: the first byte picks the family (JSON, Query,
  * EC2, S3) and the clock, then lines "METHOD", "target" and "Name: value" headers. Never
- * crashes; a refusal always names an auth error with a message; an accepted request carried a
- * signature made with the one known key. */
+ * crashes; a refusal always names an auth error with a message; what the parsers accept is
+ * well-formed (signatures no longer than 64, a signature-free query without a signature). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -222,7 +222,7 @@ def run_load(port, ledger, rng, cycle, s3, threads=None):
     stop = threading.Event()
     url = queue_url(port)
     workers = []
-    n = threads or {"producers": 2, "consumers": 3, "ddb": 3, "s3": 2 if s3 else 0}
+    n = threads or {"producers": 2, "consumers": 4, "ddb": 3, "s3": 2 if s3 else 0}
     tid = 0
     for kind, count in n.items():
         for _ in range(count):
