@@ -360,6 +360,14 @@ def check_state(port, ledger, data_dir, s3):
     return problems
 
 
+def discard_log(emulator):
+    """Removes the log of a killed emulator (stop() removes it on the clean path; a SIGKILL
+    leaves it behind)."""
+    if emulator.stderr_path and os.path.exists(emulator.stderr_path):
+        os.unlink(emulator.stderr_path)
+    emulator.stderr_path = None
+
+
 def run_cycles(cycles, data_dir, seed, log=print, s3=None, load_range=(0.2, 1.5)):
     """Runs kill cycles on data_dir; returns the problems found (empty: all held). The emulator
     is always stopped on return."""
@@ -377,6 +385,7 @@ def run_cycles(cycles, data_dir, seed, log=print, s3=None, load_range=(0.2, 1.5)
             stop, workers = run_load(emulator.port, ledger, rng, cycle, s3)
             time.sleep(seconds)
             emulator.kill()
+            discard_log(emulator)
             stop.set()
             for w in workers:
                 w.join(60)
