@@ -69,8 +69,12 @@ class AutoScalingTest(InstancesTestCase):
         # Replacement after a direct terminate (protection does not stop TerminateInstances).
         self.asg.set_desired_capacity(AutoScalingGroupName="prot", DesiredCapacity=1)
         self.ec2.terminate_instances(InstanceIds=[keep])
-        self.assertTrue(wait_until(lambda: len(self.in_service("prot")) == 1 and keep not in self.in_service("prot"),
-                                   timeout=20))
+        # One DescribeAutoScalingGroups per check: two could see [keep] and then [] (keep gone, its
+        # replacement still Pending) and pass with nothing in service.
+        def replaced():
+            now = self.in_service("prot")
+            return len(now) == 1 and keep not in now
+        self.assertTrue(wait_until(replaced, timeout=20))
         with self.assertRaises(botocore.exceptions.ClientError) as cm:
             self.asg.delete_auto_scaling_group(AutoScalingGroupName="prot")
         self.assertEqual(cm.exception.response["Error"]["Code"], "ResourceInUse")
@@ -98,8 +102,10 @@ class AutoScalingTest(InstancesTestCase):
         # A Spot interruption takes one; the group replaces it.
         spot = next(i["InstanceId"] for i in insts if i.get("InstanceLifecycle") == "spot")
         self.assertEqual(self.ctl("/_dss/faults/spot-interrupt", "POST", instance_id=spot, notice_seconds=1)[0], 200)
-        self.assertTrue(wait_until(lambda: spot not in self.in_service("mixed") and len(self.in_service("mixed")) == 3,
-                                   timeout=20))
+        def replaced():
+            now = self.in_service("mixed")
+            return spot not in now and len(now) == 3
+        self.assertTrue(wait_until(replaced, timeout=20))
 
     def test_errors(self):
         with self.assertRaises(botocore.exceptions.ClientError) as cm:
