@@ -190,6 +190,27 @@ static int set_text(const char *column, const char *name, const char *v)
     return rc;
 }
 
+/* Runs a statement that returns no rows, binding up to two text parameters (NULL: unbound). */
+static void run_sql(const char *sql, const char *p1, const char *p2)
+{
+    sqlite3_stmt *st = dss_stmt(NULL, sql);
+    if (!st)
+        return;
+    if (p1)
+        sqlite3_bind_text(st, 1, p1, -1, SQLITE_STATIC);
+    if (p2)
+        sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+}
+
+/* A deleted group leaves nothing behind: its row and its activity history. */
+static void group_forget(const char *name)
+{
+    run_sql("DELETE FROM asg_groups WHERE name = ?", name, NULL);
+    run_sql("DELETE FROM asg_activities WHERE asg = ?", name, NULL);
+}
+
 /* ---- Activities ---- */
 
 static cJSON *activity_add(const char *asg, const char *description, const char *cause, const char *status,
@@ -369,10 +390,7 @@ out:
 
 static void member_terminate(const char *asg, const char *id, const char *cause, int64_t now)
 {
-    sqlite3_stmt *st = dss_stmt(NULL, "UPDATE asg_instances SET lifecycle = 'Terminating' WHERE instance_id = ?");
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_step(st);
-    sqlite3_reset(st);
+    run_sql("UPDATE asg_instances SET lifecycle = 'Terminating' WHERE instance_id = ?", id, NULL);
     ec2_terminate_instance(id, NULL, NULL);
     char desc[128];
     snprintf(desc, sizeof desc, "Terminating EC2 instance: %s", id);
@@ -413,10 +431,7 @@ static void sync_members(const char *asg, int64_t now)
             when_text(now, at);
             snprintf(c2, sizeof c2, "At %s an instance was taken out of service in response to an EC2 instance "
                      "status checks failure.", at);
-            sqlite3_stmt *u = dss_stmt(NULL, "UPDATE asg_instances SET health = 'Unhealthy' WHERE instance_id = ?");
-            sqlite3_bind_text(u, 1, m[i].id, -1, SQLITE_STATIC);
-            sqlite3_step(u);
-            sqlite3_reset(u);
+            run_sql("UPDATE asg_instances SET health = 'Unhealthy' WHERE instance_id = ?", m[i].id, NULL);
             member_terminate(asg, m[i].id, c2, now);
             continue;
         } else if (!strcmp(m[i].lifecycle, "Pending") && !strcmp(m[i].state, EC2_RUNNING)) {
@@ -433,16 +448,9 @@ static void sync_members(const char *asg, int64_t now)
                 cJSON_Delete(activity_add(asg, desc, c2, "Successful", now));
             }
             /* Leaves the group; a terminating instance is still shown until it is terminated. */
-            sqlite3_stmt *d = dss_stmt(NULL, "DELETE FROM asg_instances WHERE instance_id = ?");
-            sqlite3_bind_text(d, 1, m[i].id, -1, SQLITE_STATIC);
-            sqlite3_step(d);
-            sqlite3_reset(d);
+            run_sql("DELETE FROM asg_instances WHERE instance_id = ?", m[i].id, NULL);
         } else {
-            sqlite3_stmt *u = dss_stmt(NULL, "UPDATE asg_instances SET lifecycle = ? WHERE instance_id = ?");
-            sqlite3_bind_text(u, 1, next, -1, SQLITE_STATIC);
-            sqlite3_bind_text(u, 2, m[i].id, -1, SQLITE_STATIC);
-            sqlite3_step(u);
-            sqlite3_reset(u);
+            run_sql("UPDATE asg_instances SET lifecycle = ? WHERE instance_id = ?", next, m[i].id);
         }
     }
 }
@@ -465,13 +473,7 @@ static void reconcile_group(struct group *g, int64_t now)
         int left = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
         sqlite3_reset(st);
         if (!left) {
-            const char *sqls[] = {"DELETE FROM asg_groups WHERE name = ?", "DELETE FROM asg_activities WHERE asg = ?"};
-            for (int i = 0; i < 2; i++) {
-                st = dss_stmt(NULL, sqls[i]);
-                sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
-                sqlite3_step(st);
-                sqlite3_reset(st);
-            }
+            group_forget(g->name);
             return;
         }
     }
@@ -804,6 +806,16 @@ static int tags_match(const struct group *g, const cJSON *filters)
     return 1;
 }
 
+/* MaxRecords (1..limit; dflt when absent), as every Describe operation takes it. */
+static int max_records(struct dss_call *call, const cJSON *params, int64_t dflt, int64_t limit, int64_t *max)
+{
+    *max = dflt;
+    int r = dss_param_int(params, "MaxRecords", max);
+    if (r < 0 || (r == 0 && (*max < 1 || *max > limit)))
+        return dss_fail(call, DSS_E_ValidationException, "MaxRecords must be between 1 and %lld.", (long long)limit);
+    return DSS_OK;
+}
+
 /* DescribeAutoScalingGroups: AutoScalingGroupNames, Filters, MaxRecords, NextToken. */
 static int op_describe_groups(struct dss_call *call, const cJSON *params, cJSON **result)
 {
@@ -813,10 +825,9 @@ static int op_describe_groups(struct dss_call *call, const cJSON *params, cJSON 
         if (!n || (strncmp(n, "tag:", 4) && strcmp(n, "tag-key") && strcmp(n, "tag-value")))
             return dss_fail(call, DSS_E_ValidationException, "Filter name %s is not valid.", n ? n : "null");
     }
-    int64_t max = 50;
-    int r = dss_param_int(params, "MaxRecords", &max);
-    if (r < 0 || (r == 0 && (max < 1 || max > 100)))
-        return dss_fail(call, DSS_E_ValidationException, "MaxRecords must be between 1 and 100.");
+    int64_t max;
+    if (max_records(call, params, 50, 100, &max))
+        return DSS_ERR;
     const char *tok = dss_param_str(params, "NextToken");
     cJSON *out = cJSON_CreateObject();
     cJSON *list = cJSON_AddArrayToObject(out, "AutoScalingGroups");
@@ -869,10 +880,9 @@ static int op_describe_groups(struct dss_call *call, const cJSON *params, cJSON 
 static int op_describe_instances(struct dss_call *call, const cJSON *params, cJSON **result)
 {
     const cJSON *ids = obj(params, "InstanceIds"), *v;
-    int64_t max = 50;
-    int r = dss_param_int(params, "MaxRecords", &max);
-    if (r < 0 || (r == 0 && (max < 1 || max > 50)))
-        return dss_fail(call, DSS_E_ValidationException, "MaxRecords must be between 1 and 50.");
+    int64_t max;
+    if (max_records(call, params, 50, 50, &max))
+        return DSS_ERR;
     const char *tok = dss_param_str(params, "NextToken");
     cJSON *out = cJSON_CreateObject();
     cJSON *list = cJSON_AddArrayToObject(out, "AutoScalingInstances");
@@ -900,17 +910,33 @@ static int op_describe_instances(struct dss_call *call, const cJSON *params, cJS
     return DSS_OK;
 }
 
-/* UpdateAutoScalingGroup: AutoScalingGroupName and any of MinSize, MaxSize, DesiredCapacity,
- * LaunchTemplate, MixedInstancesPolicy, AvailabilityZones, VPCZoneIdentifier, DefaultCooldown,
- * NewInstancesProtectedFromScaleIn, HealthCheckGracePeriod. */
-static int op_update_group(struct dss_call *call, const cJSON *params, cJSON **result)
+/* The operations on one named group: the group is loaded (or the call refused) before, and
+ * freed after, whatever the operation returns. */
+typedef int group_op_fn(struct dss_call *call, const cJSON *params, struct group *g, cJSON **result);
+
+static int with_group(group_op_fn *fn, struct dss_call *call, const cJSON *params, cJSON **result)
 {
-    (void)result;
     struct group g;
     if (group_required(call, params, &g))
         return DSS_ERR;
-    int rc = DSS_ERR;
-    int64_t min = g.min, max = g.max, desired = g.desired, v;
+    int rc = fn(call, params, &g, result);
+    group_cleanup(&g);
+    return rc;
+}
+
+#define GROUP_OP(op, fn)                                                                                \
+    static int op(struct dss_call *call, const cJSON *params, cJSON **result)                           \
+    {                                                                                                   \
+        return with_group(fn, call, params, result);                                                    \
+    }
+
+/* UpdateAutoScalingGroup: AutoScalingGroupName and any of MinSize, MaxSize, DesiredCapacity,
+ * LaunchTemplate, MixedInstancesPolicy, AvailabilityZones, VPCZoneIdentifier, DefaultCooldown,
+ * NewInstancesProtectedFromScaleIn, HealthCheckGracePeriod. */
+static int update_group(struct dss_call *call, const cJSON *params, struct group *g, cJSON **result)
+{
+    (void)result;
+    int64_t min = g->min, max = g->max, desired = g->desired, v;
     int has_min = dss_param_int(params, "MinSize", &min) == 0, has_max = dss_param_int(params, "MaxSize", &max) == 0;
     int has_desired = dss_param_int(params, "DesiredCapacity", &desired) == 0;
     if (!has_desired && has_min && desired < min) /* as AWS: a new bound moves desired along */
@@ -918,19 +944,19 @@ static int op_update_group(struct dss_call *call, const cJSON *params, cJSON **r
     if (!has_desired && has_max && desired > max)
         desired = max;
     if (check_sizes(call, min, max, desired))
-        goto out;
+        return DSS_ERR;
     const cJSON *lt = obj(params, "LaunchTemplate"), *mixed = obj(params, "MixedInstancesPolicy");
     if ((lt && check_template(call, lt)) ||
         (mixed && obj(obj(mixed, "LaunchTemplate"), "LaunchTemplateSpecification") &&
          check_template(call, obj(obj(mixed, "LaunchTemplate"), "LaunchTemplateSpecification"))))
-        goto out;
-    set_int("min_size", g.name, min);
-    set_int("max_size", g.name, max);
-    set_int("desired", g.name, desired);
+        return DSS_ERR;
+    set_int("min_size", g->name, min);
+    set_int("max_size", g->name, max);
+    set_int("desired", g->name, desired);
     if (lt || mixed) {
         char *lt_text = lt ? cJSON_PrintUnformatted(lt) : NULL, *mixed_text = mixed ? cJSON_PrintUnformatted(mixed) : NULL;
-        set_text("lt", g.name, lt_text);
-        set_text("mixed", g.name, mixed_text);
+        set_text("lt", g->name, lt_text);
+        set_text("mixed", g->name, mixed_text);
         free(lt_text);
         free(mixed_text);
     }
@@ -938,91 +964,65 @@ static int op_update_group(struct dss_call *call, const cJSON *params, cJSON **r
         cJSON *azs = azs_param(call, params);
         char *text = cJSON_PrintUnformatted(azs);
         if (cJSON_GetArraySize(azs))
-            set_text("azs", g.name, text);
+            set_text("azs", g->name, text);
         free(text);
         cJSON_Delete(azs);
         if (dss_param_str(params, "VPCZoneIdentifier"))
-            set_text("vpc_zone", g.name, dss_param_str(params, "VPCZoneIdentifier"));
+            set_text("vpc_zone", g->name, dss_param_str(params, "VPCZoneIdentifier"));
     }
     if (dss_param_int(params, "DefaultCooldown", &v) == 0)
-        set_int("cooldown", g.name, v);
+        set_int("cooldown", g->name, v);
     if (dss_param_int(params, "HealthCheckGracePeriod", &v) == 0)
-        set_int("grace", g.name, v);
+        set_int("grace", g->name, v);
     if (obj(params, "NewInstancesProtectedFromScaleIn"))
-        set_int("protect_new", g.name, cJSON_IsTrue(obj(params, "NewInstancesProtectedFromScaleIn")));
+        set_int("protect_new", g->name, cJSON_IsTrue(obj(params, "NewInstancesProtectedFromScaleIn")));
     if (obj(params, "CapacityRebalance"))
-        set_int("capacity_rebalance", g.name, cJSON_IsTrue(obj(params, "CapacityRebalance")));
+        set_int("capacity_rebalance", g->name, cJSON_IsTrue(obj(params, "CapacityRebalance")));
     instances_poke();
-    rc = DSS_OK;
-out:
-    group_cleanup(&g);
-    return rc;
+    return DSS_OK;
 }
 
 /* SetDesiredCapacity: AutoScalingGroupName, DesiredCapacity, HonorCooldown. */
-static int op_set_desired(struct dss_call *call, const cJSON *params, cJSON **result)
+static int set_desired(struct dss_call *call, const cJSON *params, struct group *g, cJSON **result)
 {
     (void)result;
-    struct group g;
     int64_t desired;
-    if (group_required(call, params, &g))
-        return DSS_ERR;
-    int rc = DSS_ERR;
-    if (dss_param_int(params, "DesiredCapacity", &desired) != 0) {
-        dss_fail(call, DSS_E_ValidationException, "1 validation error detected: Value null at 'desiredCapacity' "
-                 "failed to satisfy constraint: Member must not be null");
-        goto out;
-    }
-    if (desired > g.max) {
-        dss_fail(call, DSS_E_ValidationException, "New SetDesiredCapacity value %lld is above max value %lld for the "
-                 "AutoScaling group.", (long long)desired, (long long)g.max);
-        goto out;
-    }
-    if (desired < g.min) {
-        dss_fail(call, DSS_E_ValidationException, "New SetDesiredCapacity value %lld is below min value %lld for the "
-                 "AutoScaling group.", (long long)desired, (long long)g.min);
-        goto out;
-    }
+    if (dss_param_int(params, "DesiredCapacity", &desired) != 0)
+        return dss_fail(call, DSS_E_ValidationException, "1 validation error detected: Value null at "
+                        "'desiredCapacity' failed to satisfy constraint: Member must not be null");
+    if (desired > g->max)
+        return dss_fail(call, DSS_E_ValidationException, "New SetDesiredCapacity value %lld is above max value %lld "
+                        "for the AutoScaling group.", (long long)desired, (long long)g->max);
+    if (desired < g->min)
+        return dss_fail(call, DSS_E_ValidationException, "New SetDesiredCapacity value %lld is below min value %lld "
+                        "for the AutoScaling group.", (long long)desired, (long long)g->min);
     int64_t now = dss_clock_now_ms();
-    if (cJSON_IsTrue(obj(params, "HonorCooldown")) && g.last_scale_ms && now < g.last_scale_ms + g.cooldown * 1000) {
-        dss_fail(call, DSS_E_AsgScalingActivityInProgress, "Scaling activity is in progress and blocks this "
-                 "action: the group is in its cooldown period.");
-        goto out;
-    }
-    set_int("desired", g.name, desired);
-    set_int("last_scale_ms", g.name, now);
+    if (cJSON_IsTrue(obj(params, "HonorCooldown")) && g->last_scale_ms && now < g->last_scale_ms + g->cooldown * 1000)
+        return dss_fail(call, DSS_E_AsgScalingActivityInProgress, "Scaling activity is in progress and blocks this "
+                        "action: the group is in its cooldown period.");
+    set_int("desired", g->name, desired);
+    set_int("last_scale_ms", g->name, now);
     instances_poke();
-    rc = DSS_OK;
-out:
-    group_cleanup(&g);
-    return rc;
+    return DSS_OK;
 }
 
 /* SetInstanceProtection: InstanceIds, AutoScalingGroupName, ProtectedFromScaleIn. */
-static int op_set_protection(struct dss_call *call, const cJSON *params, cJSON **result)
+static int set_protection(struct dss_call *call, const cJSON *params, struct group *g, cJSON **result)
 {
-    struct group g;
-    if (group_required(call, params, &g))
-        return DSS_ERR;
     const cJSON *ids = obj(params, "InstanceIds"), *v;
     const cJSON *p = obj(params, "ProtectedFromScaleIn");
-    int rc = DSS_ERR;
-    if (!cJSON_IsBool(p)) {
-        dss_fail(call, DSS_E_ValidationException, "1 validation error detected: Value null at "
-                 "'protectedFromScaleIn' failed to satisfy constraint: Member must not be null");
-        goto out;
-    }
+    if (!cJSON_IsBool(p))
+        return dss_fail(call, DSS_E_ValidationException, "1 validation error detected: Value null at "
+                        "'protectedFromScaleIn' failed to satisfy constraint: Member must not be null");
     cJSON_ArrayForEach(v, ids) {
         sqlite3_stmt *st = dss_stmt(call, "SELECT 1 FROM asg_instances WHERE instance_id = ? AND asg = ?");
         sqlite3_bind_text(st, 1, cJSON_GetStringValue(v) ? v->valuestring : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, g.name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
         int in = sqlite3_step(st) == SQLITE_ROW;
         sqlite3_reset(st);
-        if (!in) {
-            dss_fail(call, DSS_E_ValidationException, "The instance %s is not part of Auto Scaling group %s.",
-                     cJSON_GetStringValue(v) ? v->valuestring : "", g.name);
-            goto out;
-        }
+        if (!in)
+            return dss_fail(call, DSS_E_ValidationException, "The instance %s is not part of Auto Scaling group %s.",
+                            cJSON_GetStringValue(v) ? v->valuestring : "", g->name);
     }
     cJSON_ArrayForEach(v, ids) {
         sqlite3_stmt *st = dss_stmt(call, "UPDATE asg_instances SET protected = ? WHERE instance_id = ?");
@@ -1032,10 +1032,38 @@ static int op_set_protection(struct dss_call *call, const cJSON *params, cJSON *
         sqlite3_reset(st);
     }
     *result = cJSON_CreateObject();
-    rc = DSS_OK;
-out:
-    group_cleanup(&g);
-    return rc;
+    return DSS_OK;
+}
+
+/* Takes member ID (lifecycle as it is now) out of group G, lowering desired capacity if DEC. */
+static int terminate_member(struct dss_call *call, struct group *g, const char *id, const char *lifecycle, int dec,
+                            cJSON **result)
+{
+    if (dec && g->desired <= g->min)
+        return dss_fail(call, DSS_E_ValidationException, "Currently, desiredCapacity (%lld) equals minSize (%lld). "
+                        "Terminating instance without replacement will violate group's min size constraint. Either "
+                        "set shouldDecrementDesiredCapacity flag to false or lower group's min size.",
+                        (long long)g->desired, (long long)g->min);
+    if (dec)
+        set_int("desired", g->name, g->desired - 1);
+    int64_t now = dss_clock_now_ms();
+    char desc[128], cause[512], at[32];
+    when_text(now, at);
+    snprintf(desc, sizeof desc, "Terminating EC2 instance: %s", id);
+    snprintf(cause, sizeof cause, dec
+             ? "At %s instance %s was taken out of service in response to a user request, shrinking the capacity "
+               "from %lld to %lld."
+             : "At %s instance %s was taken out of service in response to a user request.",
+             at, id, (long long)g->desired, (long long)g->desired - 1);
+    if (strcmp(lifecycle, "Terminating")) {
+        run_sql("UPDATE asg_instances SET lifecycle = 'Terminating' WHERE instance_id = ?", id, NULL);
+        ec2_terminate_instance(id, NULL, NULL);
+    }
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddItemToObject(out, "Activity", activity_add(g->name, desc, cause, "InProgress", now));
+    *result = out;
+    instances_poke();
+    return DSS_OK;
 }
 
 /* TerminateInstanceInAutoScalingGroup: InstanceId, ShouldDecrementDesiredCapacity -> Activity. */
@@ -1061,79 +1089,32 @@ static int op_terminate_instance(struct dss_call *call, const cJSON *params, cJS
     struct group g;
     if (group_load(asg, &g))
         return dss_fail(call, DSS_E_ValidationException, "AutoScalingGroup %s not found", asg);
-    int64_t now = dss_clock_now_ms();
-    int rc = DSS_ERR;
-    if (cJSON_IsTrue(dec)) {
-        if (g.desired <= g.min) {
-            dss_fail(call, DSS_E_ValidationException, "Currently, desiredCapacity (%lld) equals minSize (%lld). "
-                     "Terminating instance without replacement will violate group's min size constraint. Either set "
-                     "shouldDecrementDesiredCapacity flag to false or lower group's min size.", (long long)g.desired,
-                     (long long)g.min);
-            goto out;
-        }
-        set_int("desired", g.name, g.desired - 1);
-    }
-    char desc[128], cause[512], at[32];
-    when_text(now, at);
-    snprintf(desc, sizeof desc, "Terminating EC2 instance: %s", id);
-    snprintf(cause, sizeof cause, cJSON_IsTrue(dec)
-             ? "At %s instance %s was taken out of service in response to a user request, shrinking the capacity "
-               "from %lld to %lld."
-             : "At %s instance %s was taken out of service in response to a user request.",
-             at, id, (long long)g.desired, (long long)g.desired - 1);
-    if (strcmp(lifecycle, "Terminating")) {
-        st = dss_stmt(call, "UPDATE asg_instances SET lifecycle = 'Terminating' WHERE instance_id = ?");
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_step(st);
-        sqlite3_reset(st);
-        ec2_terminate_instance(id, NULL, NULL);
-    }
-    cJSON *a = activity_add(g.name, desc, cause, "InProgress", now);
-    cJSON *out = cJSON_CreateObject();
-    cJSON_AddItemToObject(out, "Activity", a);
-    *result = out;
-    instances_poke();
-    rc = DSS_OK;
-out:
+    int rc = terminate_member(call, &g, id, lifecycle, cJSON_IsTrue(dec), result);
     group_cleanup(&g);
     return rc;
 }
 
 /* DeleteAutoScalingGroup: AutoScalingGroupName, ForceDelete. */
-static int op_delete_group(struct dss_call *call, const cJSON *params, cJSON **result)
+static int delete_group(struct dss_call *call, const cJSON *params, struct group *g, cJSON **result)
 {
     (void)result;
-    struct group g;
-    if (group_required(call, params, &g))
-        return DSS_ERR;
     sqlite3_stmt *st = dss_stmt(call, "SELECT COUNT(*) FROM asg_instances WHERE asg = ?");
-    sqlite3_bind_text(st, 1, g.name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
     int members = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
     sqlite3_reset(st);
-    int rc = DSS_ERR;
-    if (members && !cJSON_IsTrue(obj(params, "ForceDelete"))) {
-        dss_fail(call, DSS_E_AsgResourceInUse, "You cannot delete an AutoScalingGroup while there are instances or "
-                 "pending Spot instance request(s) still in the group.");
-        goto out;
-    }
+    if (members && !cJSON_IsTrue(obj(params, "ForceDelete")))
+        return dss_fail(call, DSS_E_AsgResourceInUse, "You cannot delete an AutoScalingGroup while there are "
+                        "instances or pending Spot instance request(s) still in the group.");
     if (!members) {
-        const char *sqls[] = {"DELETE FROM asg_groups WHERE name = ?", "DELETE FROM asg_activities WHERE asg = ?"};
-        for (int i = 0; i < 2; i++) {
-            st = dss_stmt(call, sqls[i]);
-            sqlite3_bind_text(st, 1, g.name, -1, SQLITE_STATIC);
-            sqlite3_step(st);
-            sqlite3_reset(st);
-        }
-    } else {
-        set_int("deleting", g.name, 1);
-        set_int("desired", g.name, 0);
-        set_int("min_size", g.name, 0);
-        instances_poke();
+        group_forget(g->name);
+        return DSS_OK;
     }
-    rc = DSS_OK;
-out:
-    group_cleanup(&g);
-    return rc;
+    /* The reconciler terminates the members, then forgets the group. */
+    set_int("deleting", g->name, 1);
+    set_int("desired", g->name, 0);
+    set_int("min_size", g->name, 0);
+    instances_poke();
+    return DSS_OK;
 }
 
 /* DescribeScalingActivities: AutoScalingGroupName, ActivityIds, MaxRecords, NextToken. */
@@ -1141,10 +1122,9 @@ static int op_describe_activities(struct dss_call *call, const cJSON *params, cJ
 {
     const char *name = dss_param_str(params, "AutoScalingGroupName");
     const cJSON *ids = obj(params, "ActivityIds"), *v;
-    int64_t max = 100, after = 0;
-    int r = dss_param_int(params, "MaxRecords", &max);
-    if (r < 0 || (r == 0 && (max < 1 || max > 100)))
-        return dss_fail(call, DSS_E_ValidationException, "MaxRecords must be between 1 and 100.");
+    int64_t max, after = 0;
+    if (max_records(call, params, 100, 100, &max))
+        return DSS_ERR;
     const char *tok = dss_param_str(params, "NextToken");
     if (tok) {
         char *end;
@@ -1194,6 +1174,11 @@ static int op_describe_activities(struct dss_call *call, const cJSON *params, cJ
     *result = out;
     return DSS_OK;
 }
+
+GROUP_OP(op_update_group, update_group)
+GROUP_OP(op_set_desired, set_desired)
+GROUP_OP(op_set_protection, set_protection)
+GROUP_OP(op_delete_group, delete_group)
 
 static const struct dss_operation asg_ops[] = {
     {"CreateAutoScalingGroup", op_create_group, DSS_OP_WRITE},
