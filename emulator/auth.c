@@ -342,14 +342,24 @@ static int refuse(struct dss_auth_result *r, enum dss_auth_family f, enum kind k
 /* Adds an element to S3's error document (S3 only; others ignore them). */
 static void add_extra(struct dss_auth_result *r, const char *name, const char *value)
 {
-    if (r->nextra < DSS_AUTH_EXTRAS && value && (r->extra_value[r->nextra] = strdup(value)))
-        r->extra_name[r->nextra++] = name;
+    if (!r->extra_text.max)
+        buf_init(&r->extra_text, 4 * (size_t)CANONICAL_MAX);
+    size_t at = r->extra_text.len;
+    if (r->nextra == DSS_AUTH_EXTRAS || !value || buf_append(&r->extra_text, value, strlen(value) + 1))
+        return;
+    r->extra_name[r->nextra] = name;
+    r->extra_at[r->nextra++] = at;
+}
+
+const char *dss_auth_extra(const struct dss_auth_result *r, int i, const char **name)
+{
+    *name = r->extra_name[i];
+    return r->extra_text.data + r->extra_at[i];
 }
 
 void dss_auth_result_free(struct dss_auth_result *r)
 {
-    for (int i = 0; i < r->nextra; i++)
-        free(r->extra_value[i]);
+    buf_free(&r->extra_text);
     r->nextra = 0;
 }
 
@@ -667,7 +677,7 @@ static int is_subresource(const char *k, size_t n)
 /* "/bucket/key?acl&versionId=3": resource then its sub-resources, values decoded, by name. */
 static int v2_resource(struct buf *out, const char *resource, const char *query)
 {
-    struct v2_item items[64];
+    struct v2_item items[64] = {{0}};
     size_t n = 0;
     int rc = buf_puts(out, resource);
     for (const char *q = query; q && *q && !rc;) {
@@ -1162,6 +1172,13 @@ void dss_auth_teardown(void)
 enum dss_auth_mode dss_auth_mode(void) { return auth_mode; }
 size_t dss_auth_key_count(void) { return keyring.n; }
 
+void dss_auth_instance_key(const char **access_key, const char **secret_key)
+{
+    /* The first pair, so an instance's calls pass --auth verify like any client's would. */
+    *access_key = keyring.n ? keyring.keys[0].access_key : "test";
+    *secret_key = keyring.n ? keyring.keys[0].secret_key : "test";
+}
+
 struct header_list {
     struct sigv4_header *h;
     size_t n;
@@ -1250,8 +1267,10 @@ static void s3_reply(struct dss_call *c, enum dss_error err, const char *msg, co
     xml_open(&b, "Error", NULL);
     xml_element(&b, "Code", e->code);
     xml_element(&b, "Message", msg);
-    for (int i = 0; r && i < r->nextra; i++)
-        xml_element(&b, r->extra_name[i], r->extra_value[i]);
+    for (int i = 0; r && i < r->nextra; i++) {
+        const char *name, *value = dss_auth_extra(r, i, &name);
+        xml_element(&b, name, value);
+    }
     xml_element(&b, "RequestId", dss_call_request_id(c));
     xml_element(&b, "HostId", dss_call_request_id(c));
     xml_close(&b, "Error");

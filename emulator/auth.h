@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "errors.h"
 
 struct dss_call;
@@ -102,9 +103,11 @@ struct dss_auth_input {
 struct dss_auth_result {
     enum dss_error err;     /* DSS_E_InternalFailure is never a verdict: see dss_auth_verify() */
     char message[1024];
-    /* S3's error document names more than code and message: AWSAccessKeyId, StringToSign... */
+    /* S3's error document names more than code and message: AWSAccessKeyId, StringToSign...
+     * (read them with dss_auth_extra()). */
     const char *extra_name[DSS_AUTH_EXTRAS];
-    char *extra_value[DSS_AUTH_EXTRAS]; /* malloc'd */
+    size_t extra_at[DSS_AUTH_EXTRAS]; /* where each value starts in extra_text */
+    struct buf extra_text;            /* the values, each NUL-terminated */
     int nextra;
     /* What a verified S3 body is still checked against (dss_auth_body_*). */
     int body_sha256_check;              /* x-amz-content-sha256 was a hex digest */
@@ -122,6 +125,8 @@ struct dss_auth_result {
  * family answers with (and any S3 extras). Free out with dss_auth_result_free() either way. */
 int dss_auth_verify(const struct dss_keyring *keys, const struct dss_auth_input *in, struct dss_auth_result *out);
 void dss_auth_result_free(struct dss_auth_result *r);
+/* The i-th extra element's value (borrowed from r), its name in *name. */
+const char *dss_auth_extra(const struct dss_auth_result *r, int i, const char **name);
 
 /* ---- aws-chunked bodies with chunk signatures ----
  * "<hex size>;chunk-signature=<sig>\r\n<data>\r\n" ... "0;chunk-signature=<sig>\r\n", then
@@ -159,6 +164,9 @@ int dss_auth_setup(enum dss_auth_mode mode, const char *credentials_path, char *
 void dss_auth_teardown(void);
 enum dss_auth_mode dss_auth_mode(void);
 size_t dss_auth_key_count(void);
+/* The key pair an emulated instance's programs sign with (its worker's environment): the
+ * keyring's first pair, or test/test. Borrowed until dss_auth_teardown(). */
+void dss_auth_instance_key(const char **access_key, const char **secret_key);
 
 /* A JSON or Query request, routed (svc NULL when no service matched; json: it came by
  * X-Amz-Target) and its body complete. Returns 0 to go on, or -1 after dss_fail(). */

@@ -21,4 +21,11 @@ int64_t dss_clock_wall_ms_until(int64_t t);
 double dss_clock_speed(void);
 void dss_clock_set_speed(double speed);
 
+/* Simulated mode: the clock starts at start_ms and moves only through dss_clock_advance_to()
+ * (the barrier, simclock.c); dss_clock_wall_ms_until() then answers "never" for a future t. */
+void dss_clock_init_simulated(int64_t start_ms);
+int dss_clock_is_simulated(void);
+/* Simulated mode only: moves the clock forward to t (never back). */
+void dss_clock_advance_to(int64_t t);
+
 #endif

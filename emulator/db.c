@@ -3,6 +3,19 @@
  * Durability: WAL with synchronous=NORMAL. A commit is in the WAL file before the response is
  * sent, so killing the emulator (even with SIGKILL) loses nothing acknowledged; only a power
  * failure can lose the last commits, which is the trade every local emulator makes.
+ *
+ * Checkpoints (copying the WAL back into the database, with an fdatasync of each) run on a
+ * thread of their own. SQLite's automatic checkpoint runs inside the COMMIT that crosses the
+ * threshold, so it used to run while that request held the writer lock: every writer waited
+ * for two fdatasyncs, several milliseconds on a busy disk, and the request that triggered it
+ * paid them in its latency. A PASSIVE checkpoint needs no writer lock, so here writers go on;
+ * only when the WAL outgrows a hard limit (the thread cannot keep up with a steady write load)
+ * does a committing writer finish the checkpoint itself, as before. Measured with wrk, 16
+ * connections of SendMessage, old and new binaries interleaved on a loaded two-core machine:
+ * about 1.7x the requests per second, the WAL file bounded at 15 MB instead of 3 MB.
+ *
+ * BEGIN and COMMIT are cached prepared statements like any other: sqlite3_exec() would parse
+ * them again for every request.
  */
 #include "db.h"
 
@@ -16,6 +29,8 @@
 #include "util.h"
 
 #define STMT_SLOTS 256 /* power of two; more distinct SQL strings than the emulator has */
+#define CHECKPOINT_FRAMES 1000     /* WAL pages before a checkpoint: SQLite's own default */
+#define CHECKPOINT_FRAMES_MAX 4000 /* WAL pages past which the committing request checkpoints */
 
 struct thread_db {
     sqlite3 *db;
@@ -26,6 +41,22 @@ static char db_path[4096];
 static pthread_key_t thread_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The checkpoint thread and what it is asked to do. */
+static struct {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* to the thread: wanted, held or stop changed */
+    pthread_cond_t idle; /* from the thread: a pass has ended */
+    int running;         /* the thread exists: connections leave checkpoints to it */
+    int wanted;          /* the WAL has grown past CHECKPOINT_FRAMES since the last checkpoint */
+    int busy;            /* the thread is checkpointing now */
+    int held;            /* a writer is checkpointing itself (dss_db_commit): start no pass */
+    int stop;
+} checkpoints = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
+                 .idle = PTHREAD_COND_INITIALIZER};
+
+static sqlite3 *open_connection(void);
 
 static void thread_db_free(void *p)
 {
@@ -44,6 +75,84 @@ static void make_key(void)
     pthread_key_create(&thread_key, thread_db_free);
 }
 
+/* Set by on_wal_commit() when this thread's commit found the WAL past CHECKPOINT_FRAMES_MAX. */
+static __thread int wal_over_limit;
+
+/* After every commit (SQLite calls it with the WAL's size in pages; writer_lock is still
+ * held): past the threshold, wake the checkpoint thread. Cheap when below it, which is nearly
+ * always. The WAL file only starts over after a checkpoint that copied everything while no
+ * reader still needed it, and under a steady write load a checkpoint running beside the
+ * writers never quite gets there (measured: the WAL grew past 100 MB in 10 s of SendMessage).
+ * So past a hard limit dss_db_commit() finishes the job itself; see there. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)arg, (void)db, (void)name;
+    if (frames >= CHECKPOINT_FRAMES_MAX)
+        wal_over_limit = 1;
+    if (frames >= CHECKPOINT_FRAMES) {
+        pthread_mutex_lock(&checkpoints.lock);
+        checkpoints.wanted = 1;
+        pthread_cond_signal(&checkpoints.wake);
+        pthread_mutex_unlock(&checkpoints.lock);
+    }
+    return SQLITE_OK;
+}
+
+/* The checkpoint thread: a PASSIVE checkpoint each time a commit finds the WAL long, on its
+ * own connection, without the writer lock. The WAL file restarts from its beginning at the
+ * next write after a checkpoint that copied everything. */
+static void *checkpoint_main(void *arg)
+{
+    sqlite3 *db = arg;
+    pthread_mutex_lock(&checkpoints.lock);
+    while (!checkpoints.stop) {
+        if (!checkpoints.wanted || checkpoints.held) {
+            pthread_cond_wait(&checkpoints.wake, &checkpoints.lock);
+            continue;
+        }
+        checkpoints.wanted = 0;
+        checkpoints.busy = 1;
+        pthread_mutex_unlock(&checkpoints.lock);
+        int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            log_warn("checkpoint of %s: %s", db_path, sqlite3_errmsg(db));
+        pthread_mutex_lock(&checkpoints.lock);
+        checkpoints.busy = 0;
+        pthread_cond_broadcast(&checkpoints.idle);
+    }
+    pthread_mutex_unlock(&checkpoints.lock);
+    sqlite3_close(db);
+    return NULL;
+}
+
+/* Starts the checkpoint thread; without it (no thread, no connection) every connection keeps
+ * SQLite's automatic checkpoints. */
+static void start_checkpoints(void)
+{
+    sqlite3 *db = open_connection();
+    if (!db)
+        return;
+    checkpoints.stop = checkpoints.wanted = 0;
+    if (pthread_create(&checkpoints.thread, NULL, checkpoint_main, db) != 0) {
+        sqlite3_close(db);
+        return;
+    }
+    checkpoints.running = 1;
+}
+
+void dss_db_close(void)
+{
+    if (checkpoints.running) {
+        pthread_mutex_lock(&checkpoints.lock);
+        checkpoints.stop = 1;
+        pthread_cond_signal(&checkpoints.wake);
+        pthread_mutex_unlock(&checkpoints.lock);
+        pthread_join(checkpoints.thread, NULL);
+        checkpoints.running = 0;
+    }
+    dss_db_close_thread();
+}
+
 static sqlite3 *open_connection(void)
 {
     sqlite3 *db = NULL;
@@ -57,6 +166,8 @@ static sqlite3 *open_connection(void)
     /* Writers are serialised by writer_lock; the busy timeout covers checkpoints and readers
      * of other processes (the sqlite3 shell during debugging). */
     sqlite3_busy_timeout(db, 5000);
+    if (checkpoints.running)
+        sqlite3_wal_hook(db, on_wal_commit, NULL); /* replaces SQLite's automatic checkpoint */
     char *err = NULL;
     if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                          "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;", NULL, NULL, &err)) {
@@ -71,6 +182,8 @@ static sqlite3 *open_connection(void)
 int dss_db_open(const char *dir)
 {
     snprintf(db_path, sizeof db_path, "%s/dss.db", dir);
+    if (!checkpoints.running)
+        start_checkpoints();
     sqlite3 *db = dss_db_thread();
     if (!db)
         return -1;
@@ -152,11 +265,47 @@ sqlite3_stmt *dss_db_stmt(sqlite3 *db, const char *sql)
     return NULL;
 }
 
+/* The WAL is past its hard limit (on_wal_commit()): still holding writer_lock, let the
+ * checkpoint thread's pass end and start no other (two checkpoints at once: one fails at once
+ * with SQLITE_BUSY), copy the rest and make the next write restart the WAL. Writers wait only
+ * here, when the checkpoint thread could not keep up. Not from inside on_wal_commit(): a
+ * checkpoint there finds the database busy. */
+static void restart_wal(sqlite3 *db)
+{
+    wal_over_limit = 0;
+    pthread_mutex_lock(&checkpoints.lock);
+    checkpoints.held = 1;
+    while (checkpoints.busy)
+        pthread_cond_wait(&checkpoints.idle, &checkpoints.lock);
+    pthread_mutex_unlock(&checkpoints.lock);
+    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        log_warn("checkpoint of %s: %s", db_path, sqlite3_errmsg(db));
+    pthread_mutex_lock(&checkpoints.lock);
+    checkpoints.held = 0;
+    pthread_cond_signal(&checkpoints.wake);
+    pthread_mutex_unlock(&checkpoints.lock);
+}
+
+/* Runs one of the transaction statements through the statement cache; SQLITE_OK or the error. */
+static int exec_cached(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = dss_db_stmt(db, sql);
+    if (!st) /* not this thread's connection: no cache to use */
+        return sqlite3_exec(db, sql, NULL, NULL, NULL);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static const char sql_begin[] = "BEGIN", sql_begin_write[] = "BEGIN IMMEDIATE", sql_commit[] = "COMMIT",
+                  sql_rollback[] = "ROLLBACK";
+
 int dss_db_begin(sqlite3 *db, int write)
 {
     if (write)
         pthread_mutex_lock(&writer_lock);
-    int rc = sqlite3_exec(db, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL);
+    int rc = exec_cached(db, write ? sql_begin_write : sql_begin);
     if (rc != SQLITE_OK) {
         log_error("begin failed: %s", sqlite3_errmsg(db));
         if (write)
@@ -168,11 +317,13 @@ int dss_db_begin(sqlite3 *db, int write)
 
 int dss_db_commit(sqlite3 *db, int write)
 {
-    int rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    int rc = exec_cached(db, sql_commit);
     if (rc != SQLITE_OK) {
         log_error("commit failed: %s", sqlite3_errmsg(db));
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        exec_cached(db, sql_rollback);
     }
+    if (wal_over_limit)
+        restart_wal(db);
     if (write)
         pthread_mutex_unlock(&writer_lock);
     return rc == SQLITE_OK ? 0 : -1;
@@ -181,7 +332,7 @@ int dss_db_commit(sqlite3 *db, int write)
 void dss_db_rollback(sqlite3 *db, int write)
 {
     if (!sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        exec_cached(db, sql_rollback);
     if (write)
         pthread_mutex_unlock(&writer_lock);
 }

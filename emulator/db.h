@@ -5,8 +5,8 @@
 
 #include <sqlite3.h>
 
-/* Opens (creating if needed) DIR/dss.db in WAL mode and runs every service's schema.
- * Returns 0, or -1 after logging why. */
+/* Opens (creating if needed) DIR/dss.db in WAL mode and runs every service's schema; starts
+ * the thread that checkpoints the WAL. Returns 0, or -1 after logging why. */
 int dss_db_open(const char *dir);
 /* The calling thread's connection, opened on first use. NULL (after logging) on failure. */
 sqlite3 *dss_db_thread(void);
@@ -19,6 +19,9 @@ int dss_db_commit(sqlite3 *db, int write);
 void dss_db_rollback(sqlite3 *db, int write);
 /* Closes the calling thread's connection (threads also close theirs when they exit). */
 void dss_db_close_thread(void);
+/* At shutdown, after the server has stopped: stops the checkpoint thread (dss_db_open
+ * started it) and closes the calling thread's connection. */
+void dss_db_close(void);
 const char *dss_db_path(void);
 
 #endif

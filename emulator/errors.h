@@ -114,6 +114,12 @@
     X(InvalidNextToken,            "InvalidNextToken",                 NULL,                                       400, 1, NULL) \
     X(DuplicateInstanceId,         "DuplicateInstanceId",              NULL,                                       400, 1, NULL) \
     X(InternalServerError,         "InternalServerError",              NULL,                                       500, 0, NULL) \
+    X(ParameterAlreadyExists,      "ParameterAlreadyExists",           NULL,                                       400, 1, NULL) \
+    X(ParameterNotFound,           "ParameterNotFound",                NULL,                                       400, 1, NULL) \
+    X(HierarchyLevelLimitExceeded, "HierarchyLevelLimitExceededException", NULL,                                   400, 1, NULL) \
+    X(InvalidFilterKey,            "InvalidFilterKey",                 NULL,                                       400, 1, NULL) \
+    X(InvalidFilterOption,         "InvalidFilterOption",              NULL,                                       400, 1, NULL) \
+    X(InvalidFilterValue,          "InvalidFilterValue",               NULL,                                       400, 1, NULL) \
     /* Auth (emulator/auth.c: which family answers with which row is in auth.h) */ \
     X(MissingAuthenticationToken,  "MissingAuthenticationToken",       NULL,                                       403, 1, CORAL_SERVICE) \
     X(MissingAuthenticationTokenException, "MissingAuthenticationTokenException", NULL,                           400, 1, CORAL_SERVICE) \

@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "simclock.h"
 #include "db.h"
 #include "server.h"
 #include "util.h"
@@ -24,6 +25,7 @@ static const char usage[] =
     "  --data-dir DIR       where state lives (default $XDG_DATA_HOME/dss or ~/.local/share/dss)\n"
     "  --ephemeral          keep state in a fresh temporary directory, removed on exit\n"
     "  --clock-speed X      run the emulator's clock X times faster than wall time (default 1)\n"
+    "  --clock simulated    virtual time moved by a barrier, workers without processes (simclock.c)\n"
     "  --threads N          request threads (default 4)\n"
     "  --log-level L        error, warn, info (default) or debug\n"
     "security (README, \"Security\"):\n"
@@ -47,6 +49,7 @@ struct options {
     char data_dir[4096];
     int ephemeral;
     double clock_speed;
+    int simulated; /* --clock simulated */
     int threads;
     enum dss_auth_mode auth;
     const char *credentials;
@@ -123,6 +126,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"max-connections", required_argument, NULL, 'C'}, {"max-long-polls", required_argument, NULL, 'P'},
         {"idle-timeout", required_argument, NULL, 'I'},    {"request-timeout", required_argument, NULL, 'R'},
         {"max-header-bytes", required_argument, NULL, 'H'}, {"max-body-bytes", required_argument, NULL, 'B'},
+        {"clock", required_argument, NULL, 'K'},
         {NULL, 0, NULL, 0}};
     static const struct dss_limits default_limits = DSS_LIMITS_DEFAULT;
     o->limits = default_limits;
@@ -180,6 +184,13 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'C': case 'P': case 'I': case 'R': case 'H': case 'B':
             if (parse_limit(ch, optarg, &o->limits))
                 return -1;
+            break;
+        case 'K':
+            if (strcmp(optarg, "simulated") && strcmp(optarg, "wall")) {
+                fprintf(stderr, "dss-emulator: --clock wants wall or simulated, got '%s'\n", optarg);
+                return -1;
+            }
+            o->simulated = !strcmp(optarg, "simulated");
             break;
         case 'h': fputs(usage, stdout); return 1;
         case 'V': printf("dss-emulator %s\n", DSS_VERSION); return 1;
@@ -271,6 +282,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     dss_clock_init(o.clock_speed);
+    if (o.simulated)
+        simclock_init();
     char why[1024];
     if (dss_auth_setup(o.auth, o.credentials, why, sizeof why) != 0) {
         fprintf(stderr, "dss-emulator: --credentials: %s\n", why);
@@ -294,7 +307,7 @@ int main(int argc, char **argv)
         dss_server_stop();
         status = 0;
     }
-    dss_db_close_thread();
+    dss_db_close();
     dss_auth_teardown();
     if (o.ephemeral)
         nftw(o.data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -30,6 +31,7 @@
 #include "protocol.h"
 #include "service.h"
 #include "util.h"
+#include "xmlwrite.h"
 
 /* JSON and Query bodies are capped at dss_guard_limits()->max_body_bytes (auth.h; 16 MiB, DynamoDB's
  * request limit, by default; SQS's 1 MiB fits with escapes). */
@@ -71,6 +73,7 @@ struct dss_call {
     int64_t wait_wall_ms;  /* monotonic wall clock */
     unsigned long wake_gen; /* wake generation seen when the run began */
     int parked;
+    int parked_fd;           /* the client's socket while parked: watched for a hang-up */
     struct dss_call *prev, *next; /* in the waiter list while parked */
     int params_nul;          /* a JSON string held \u0000 (cJSON cut it there) */
     /* REST requests (a service's rest handler claimed the call). */
@@ -98,6 +101,8 @@ static struct dss_call *waiters;       /* doubly linked, oldest first (woken fir
 static struct dss_call *waiters_tail;
 static atomic_ulong wake_gen;          /* bumped by every wake: closes the park/wake race */
 static atomic_uint n_parked;           /* calls in the waiter list (capped: auth.h) */
+static atomic_uint n_calls;            /* calls alive (parsed or parked); simulated clock: the barrier */
+void (*dss_server_idle_hook)(void);    /* server.h: told when a call parks or ends */
 static int shutting_down;
 static pthread_t timer_thread;
 static int timer_running;
@@ -142,6 +147,8 @@ static int waiter_park(struct dss_call *c)
         return 0;
     }
     c->wait_wall_ms = mono_ms() + dss_clock_wall_ms_until(c->wait_at_ms);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    c->parked_fd = ci ? ci->connect_fd : -1;
     c->parked = 1;
     c->next = NULL;
     c->prev = waiters_tail;
@@ -154,6 +161,8 @@ static int waiter_park(struct dss_call *c)
     MHD_suspend_connection(c->conn);
     pthread_cond_signal(&waiters_cond);
     pthread_mutex_unlock(&waiters_lock);
+    if (dss_server_idle_hook)
+        dss_server_idle_hook();
     return 1;
 }
 
@@ -177,15 +186,31 @@ static void wake_key(const char *key, int count)
     pthread_mutex_unlock(&waiters_lock);
 }
 
+/* 1 when the client on fd has closed or reset its connection. libmicrohttpd does not watch a
+ * suspended connection's socket, so a parked call learns that its client has gone only by
+ * asking. A client that merely shut down its sending side counts as gone too: a long poll's
+ * answer is all it could still want, and it can no longer be told apart from one that left. */
+static int client_hung_up(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static void *timer_main(void *arg)
 {
     (void)arg;
+    int64_t swept_at = 0;
     pthread_mutex_lock(&waiters_lock);
     while (!shutting_down) {
         int64_t now = mono_ms(), next_due = now + 1000;
+        /* About once a second, parked calls whose clients have gone are resumed early (and then
+         * dropped: dispatch()), so they give back their place under --max-long-polls. */
+        int sweep = now - swept_at >= 1000;
+        if (sweep)
+            swept_at = now;
         for (struct dss_call *c = waiters, *next; c; c = next) {
             next = c->next;
-            if (c->wait_wall_ms <= now)
+            if (c->wait_wall_ms <= now || (sweep && client_hung_up(c->parked_fd)))
                 waiter_resume(c);
             else if (c->wait_wall_ms < next_due)
                 next_due = c->wait_wall_ms;
@@ -238,6 +263,7 @@ int dss_call_params_nul(struct dss_call *c) { return c->params_nul; }
 const char *dss_call_method(struct dss_call *c) { return c->method; }
 const char *dss_call_uri(struct dss_call *c) { return c->uri ? c->uri : c->path; }
 const char *dss_call_header(struct dss_call *c, const char *name) { return header(c, name); }
+const char *dss_call_body(struct dss_call *c, size_t *len) { *len = c->body.len; return c->body.data; }
 const char *dss_data_dir(void) { return server_data_dir; }
 int dss_server_port(void) { return server_port; }
 
@@ -272,14 +298,13 @@ void dss_call_headers(struct dss_call *c, int (*fn)(void *ctx, const char *name,
     MHD_get_connection_values(c->conn, MHD_HEADER_KIND, header_walk_one, &w);
 }
 
-int dss_fail(struct dss_call *c, enum dss_error err, const char *fmt, ...)
+void dss_fail_set(struct dss_call *c, enum dss_error err, const char *fmt, ...)
 {
     c->err = err;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(c->err_msg, sizeof c->err_msg, fmt, ap);
     va_end(ap);
-    return DSS_ERR;
 }
 
 enum dss_error dss_error_last(struct dss_call *c) { return c->err; }
@@ -419,10 +444,13 @@ static enum MHD_Result reply_error(struct dss_call *c)
                         msg, c->request_id, ec2, &out);
         return send_reply(c, e->status, "text/xml", &out, NULL, NULL);
     }
-    /* REST (S3) and control: S3's <Error> shape. */
-    buf_printf(&out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
-                     "<Message>%s</Message><RequestId>%s</RequestId></Error>",
-               e->code, msg, c->request_id);
+    /* REST (S3) and control: S3's <Error> shape; the message may quote the request, so it is escaped. */
+    xml_declaration(&out);
+    xml_open(&out, "Error", NULL);
+    xml_element(&out, "Code", e->code);
+    xml_element(&out, "Message", msg);
+    xml_element(&out, "RequestId", c->request_id);
+    xml_close(&out, "Error");
     return send_reply(c, e->status, "application/xml", &out, NULL, NULL);
 }
 
@@ -462,6 +490,42 @@ static const struct dss_operation *find_op(const struct dss_service *s, const ch
     return NULL;
 }
 
+/* JSON (RFC 8259) allows no raw control character inside a string, and between tokens none but
+ * TAB, LF and CR. cJSON takes both (a raw NUL then cuts a string short, so "w0<NUL>x" would name
+ * the key "w0"), so the body is checked before parsing. Returns -1 if it holds one. Sets
+ * *escaped_nul when a string holds \u0000: cJSON ends the string there too, and the service
+ * refuses the cut value. */
+static int json_control_characters(const char *p, size_t n, int *escaped_nul)
+{
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch < 0x20 && (in_string || (ch != '\t' && ch != '\n' && ch != '\r')))
+            return -1;
+        if (!in_string)
+            in_string = ch == '"';
+        else if (ch == '"')
+            in_string = 0;
+        else if (ch == '\\' && i + 1 < n) { /* an escape pair: its second byte never ends the string */
+            ch = (unsigned char)p[++i];
+            if (ch < 0x20)
+                return -1;
+            if (ch == 'u' && n - i > 4 && strncmp(p + i + 1, "0000", 4) == 0)
+                *escaped_nul = 1;
+        }
+    }
+    return 0;
+}
+
+/* 1 if [p, end) is JSON whitespace only: what may follow the value (cJSON stops after it). */
+static int json_only_whitespace(const char *p, const char *end)
+{
+    for (; p && p < end; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+            return 0;
+    return p == end;
+}
+
 /* X-Amz-Target: "DynamoDB_20120810.PutItem". */
 static int parse_json_request(struct dss_call *c, const char *target)
 {
@@ -482,13 +546,11 @@ static int parse_json_request(struct dss_call *c, const char *target)
         c->params = cJSON_CreateObject();
         return 0;
     }
-    c->params = cJSON_ParseWithLength(c->body.data, c->body.len);
-    /* cJSON ends a string at an escaped NUL; note it so the service can refuse the cut value.
-     * Backslashes only occur inside strings, so skipping each escape pair finds every \u0000. */
-    for (size_t i = 0; i + 1 < c->body.len; i++)
-        if (c->body.data[i] == '\\' && c->body.data[++i] == 'u' && c->body.len - i > 4 &&
-            strncmp(c->body.data + i + 1, "0000", 4) == 0)
-            c->params_nul = 1;
+    const char *end = NULL;
+    if (json_control_characters(c->body.data, c->body.len, &c->params_nul) ||
+        !(c->params = cJSON_ParseWithLengthOpts(c->body.data, c->body.len, &end, 0)) ||
+        !json_only_whitespace(end, c->body.data + c->body.len))
+        return dss_fail(c, DSS_E_SerializationException, "The request body could not be parsed as JSON.");
     if (!cJSON_IsObject(c->params))
         return dss_fail(c, DSS_E_SerializationException,
                         c->params ? "Start of structure or map found where not expected."
@@ -644,13 +706,33 @@ static int run_operation(struct dss_call *c, cJSON **result)
     }
 }
 
+/* A service's own control endpoint (service.h). One that neither replies nor fails but called
+ * dss_wait() is parked like a long poll and run again when resumed (the simulated clock's
+ * sleep). Returns 1 when a service took the call. */
+static int control_by_service(struct dss_call *c, enum MHD_Result *res)
+{
+    for (;;) {
+        c->wait_key[0] = '\0';
+        c->wake_gen = atomic_load(&wake_gen);
+        int taken = 0;
+        for (int i = 0; dss_services[i] && !taken; i++)
+            taken = dss_services[i]->control && dss_services[i]->control(c);
+        if (!taken)
+            return 0;
+        if (!c->replied && c->wait_key[0] && !waiter_park(c))
+            continue; /* a wake raced the park: run again now */
+        *res = c->replied || c->wait_key[0] ? MHD_YES : reply_error(c);
+        return 1;
+    }
+}
+
 static enum MHD_Result reply_control(struct dss_call *c)
 {
     if (dss_auth_check_control(c, c->body.data, c->body.len) != 0) /* auth.h: loopback, or signed */
         return reply_error(c);
-    for (int i = 0; dss_services[i]; i++) /* a service's own control endpoints (service.h) */
-        if (dss_services[i]->control && dss_services[i]->control(c))
-            return c->replied ? MHD_YES : reply_error(c);
+    enum MHD_Result res;
+    if (control_by_service(c, &res))
+        return res;
     if (strcmp(c->path, "/_dss/health") != 0)
         return dss_fail(c, DSS_E_InvalidAction, "No such control endpoint: %s", c->path), reply_error(c);
     cJSON *h = cJSON_CreateObject();
@@ -673,7 +755,7 @@ static enum MHD_Result dispatch(struct dss_call *c)
 {
     if (c->route == ROUTE_CONTROL)
         return reply_control(c);
-    if (!c->op && !c->params) { /* first run; a resumed call keeps its parsed parameters */
+    if (!c->op) { /* first run; a resumed call keeps its operation and parsed parameters */
         char scope_service[64];
         sigv4_scope(c, scope_service, sizeof scope_service);
         int rc = c->route == ROUTE_JSON ? parse_json_request(c, header(c, "X-Amz-Target"))
@@ -688,10 +770,19 @@ static enum MHD_Result dispatch(struct dss_call *c)
         int64_t delay_ms = 0; /* injected faults (service.h): fail now, or answer later */
         if (dss_faults_check(c, c->service->name, c->op_name, &delay_ms) != 0)
             return reply_error(c);
+        if (delay_ms == DSS_FAULT_RESET) /* injected connection reset: MHD closes it, unanswered */
+            return MHD_NO;
         c->wake_gen = atomic_load(&wake_gen);
         if (delay_ms > 0 && dss_wait(c, "_dss:fault-delay", c->first_ms + delay_ms) == DSS_WAIT &&
             waiter_park(c))
             return MHD_YES;
+    } else if (client_hung_up(c->parked_fd)) {
+        /* Resumed, but its client has gone: running it now could take a message nobody will
+         * see until its visibility timeout ends. Pass the wake on to the next waiter instead. */
+        log_debug("%s %s: client gone while parked, dropped", c->service->name, c->op_name);
+        if (c->wait_key[0])
+            wake_key(c->wait_key, 1);
+        return MHD_NO;
     }
     cJSON *result = NULL;
     int rc = run_operation(c, &result);
@@ -867,9 +958,11 @@ static struct dss_call *call_new(struct dss_call *c, struct MHD_Connection *conn
     if (!c && !(c = calloc(1, sizeof *c)))
         return NULL;
     c->conn = conn;
+    c->parked_fd = -1;
     c->method = strdup(method);
     c->path = strdup(url);
     buf_init(&c->body, dss_guard_limits()->max_body_bytes);
+    atomic_fetch_add(&n_calls, 1);
     uuid_string(c->request_id);
     snprintf(c->region, sizeof c->region, "us-east-1");
     route_request(c);
@@ -951,8 +1044,51 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     pthread_mutex_unlock(&waiters_lock);
     if (c->rest_claimed)
         c->service->rest->release(c->rest_ctx);
+    if (c->conn) /* counted by call_new() */
+        atomic_fetch_sub(&n_calls, 1);
     call_free(c);
     *con_cls = NULL;
+    if (dss_server_idle_hook)
+        dss_server_idle_hook();
+}
+
+/* ======================================================================================
+ * The simulated clock's view of the server (server.h)
+ * ====================================================================================== */
+
+unsigned dss_server_busy_calls(unsigned *parked)
+{
+    pthread_mutex_lock(&waiters_lock);
+    unsigned all = atomic_load(&n_calls), p = atomic_load(&n_parked);
+    pthread_mutex_unlock(&waiters_lock);
+    if (parked)
+        *parked = p;
+    return all > p ? all - p : 0;
+}
+
+int64_t dss_server_next_wait(void)
+{
+    int64_t next = INT64_MAX;
+    pthread_mutex_lock(&waiters_lock);
+    for (struct dss_call *c = waiters; c; c = c->next)
+        if (c->wait_at_ms < next)
+            next = c->wait_at_ms;
+    pthread_mutex_unlock(&waiters_lock);
+    return next;
+}
+
+int dss_server_resume_first_due(int64_t now)
+{
+    struct dss_call *first = NULL;
+    pthread_mutex_lock(&waiters_lock);
+    for (struct dss_call *c = waiters; c; c = c->next) /* earliest deadline, then key, then park order */
+        if (c->wait_at_ms <= now && (!first || c->wait_at_ms < first->wait_at_ms ||
+                                     (c->wait_at_ms == first->wait_at_ms && strcmp(c->wait_key, first->wait_key) < 0)))
+            first = c;
+    if (first)
+        waiter_resume(first);
+    pthread_mutex_unlock(&waiters_lock);
+    return first != NULL;
 }
 
 int dss_server_start(struct dss_server_config *cfg)

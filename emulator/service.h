@@ -87,9 +87,12 @@ int64_t dss_call_first_ms(struct dss_call *call);       /* clock time the call w
  * reached the operation cut short. A service that must not store it cut checks this. */
 int dss_call_params_nul(struct dss_call *call);
 
-/* Records the error the call answers with and returns DSS_ERR. The message is printf-style. */
-int dss_fail(struct dss_call *call, enum dss_error err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Records the error the call answers with and returns DSS_ERR. The message is printf-style.
+ * A macro so that callers -- and static analysers following `return dss_fail(...)`, which do
+ * not step into variadic functions -- see the constant it returns. */
+void dss_fail_set(struct dss_call *call, enum dss_error err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static inline int dss_failed(void) { return DSS_ERR; }
+#define dss_fail(call, ...) (dss_fail_set((call), __VA_ARGS__), dss_failed())
 
 /* The error and message the last dss_fail() recorded (batch operations report per-entry
  * errors from them instead of failing the call). */
@@ -137,6 +140,7 @@ struct dss_rest_handler {
 const char *dss_call_method(struct dss_call *call);
 const char *dss_call_uri(struct dss_call *call);  /* request target as sent: still percent-encoded, with the query */
 const char *dss_call_header(struct dss_call *call, const char *name); /* case-insensitive; NULL if absent */
+const char *dss_call_body(struct dss_call *call, size_t *len); /* a JSON/Query/control body as received (not NUL-terminated) */
 const char *dss_call_peer(struct dss_call *call); /* client IP address, "127.0.0.1" */
 /* Calls fn(ctx, name, value) for every request header in order until fn returns non-zero. */
 void dss_call_headers(struct dss_call *call, int (*fn)(void *ctx, const char *name, const char *value),
@@ -161,8 +165,10 @@ int dss_reply_fd(struct dss_call *call, unsigned status, int fd, uint64_t offset
 /* The port the emulator listens on (0 until it does). */
 int dss_server_port(void);
 /* Injected faults (emulator/ec2/faults.c), checked before every JSON or Query operation:
- * returns 0 (with *delay_ms > 0 to answer that much later on the emulator clock), or DSS_ERR
- * after dss_fail() when the call must fail. */
+ * returns 0 (with *delay_ms > 0 to answer that much later on the emulator clock, or
+ * *delay_ms == DSS_FAULT_RESET to close the connection without an answer), or DSS_ERR after
+ * dss_fail() when the call must fail. */
+#define DSS_FAULT_RESET (-1)
 int dss_faults_check(struct dss_call *call, const char *service, const char *op, int64_t *delay_ms);
 
 /* The services this emulator serves, ending with NULL. */

@@ -31,6 +31,7 @@
  * ignored; a NUL in a Query-protocol value is refused by the protocol layer as
  * InvalidParameterValue before SQS sees it (AWS would say InvalidMessageContents for a body).
  */
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -704,11 +705,11 @@ static int name_cmp(const void *a, const void *b)
  * data type, a transport byte (1 string, 2 binary) and the value, each length-prefixed. */
 static void md5_of_attributes(const cJSON *attrs, char out[33])
 {
-    const cJSON *sorted[64];
+    const cJSON *sorted[64] = {0};
     int n = 0;
     const cJSON *a;
     cJSON_ArrayForEach(a, attrs) if (n < 64) sorted[n++] = a;
-    qsort(sorted, (size_t)n, sizeof sorted[0], name_cmp);
+    qsort(sorted, (size_t)n, sizeof(const cJSON *), name_cmp);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
     for (int i = 0; i < n; i++) {
@@ -1085,11 +1086,17 @@ static int receipt_parse(const char *handle, struct receipt *r)
     if (n <= 0)
         return -1;
     raw[n] = '\0';
-    long long qid, seq;
-    int used = 0;
-    if (sscanf((const char *)raw, "%lld:%lld:%n", &qid, &seq, &used) != 2 || used == 0)
+    /* "<queue id>:<seq>:<36-character nonce>" */
+    char *end;
+    errno = 0;
+    long long qid = strtoll((const char *)raw, &end, 10);
+    if (end == (char *)raw || *end != ':')
         return -1;
-    const char *nonce = (const char *)raw + used;
+    const char *seq_at = end + 1;
+    long long seq = strtoll(seq_at, &end, 10);
+    if (end == seq_at || *end != ':' || errno == ERANGE)
+        return -1;
+    const char *nonce = end + 1;
     if (strlen(nonce) != 36)
         return -1;
     r->queue_id = qid;

@@ -2,12 +2,12 @@
 #include "util.h"
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 #include <uuid/uuid.h>
 
@@ -179,13 +179,32 @@ void sha256_hex(const void *p, size_t n, char out[65])
     hex_encode(d, 32, out);
 }
 
-/* libuuid reseeds from getpid(), getppid(), getuid() and getrandom() on every call: four
- * system calls per id, a measurable share of a SendMessage (two ids each). OpenSSL's DRBG
- * gives the same randomness from user space; libuuid is the fallback if it ever fails. */
+/* Random bytes for ids from a small per-thread pool filled by getrandom(2): one system call
+ * per 16 ids. libuuid reseeds from getpid(), getppid(), getuid() and getrandom() on every
+ * call (four system calls per id, a measurable share of a SendMessage, which makes two ids);
+ * OpenSSL's RAND_bytes avoided that but its DRBG costs ~5 ms of CPU to set up on first use,
+ * which landed in start-up (the instance metadata secret). The pool's bytes are the kernel's
+ * CSPRNG output, each used once; libuuid is the fallback if getrandom ever fails. */
+static int random_id_bytes(unsigned char out[16])
+{
+    static __thread unsigned char pool[256];
+    static __thread size_t used = sizeof pool;
+    if (used == sizeof pool) {
+        ssize_t n = getrandom(pool, sizeof pool, 0);
+        if (n != (ssize_t)sizeof pool)
+            return -1;
+        used = 0;
+    }
+    memcpy(out, pool + used, 16);
+    memset(pool + used, 0, 16); /* a secret (IMDS token key) must not stay readable in the pool */
+    used += 16;
+    return 0;
+}
+
 void uuid_string(char out[37])
 {
-    uuid_t u;
-    if (RAND_bytes(u, (int)sizeof u) == 1) {
+    uuid_t u = {0}; /* filled by either branch; initialised so cppcheck sees it */
+    if (random_id_bytes(u) == 0) {
         u[6] = (unsigned char)((u[6] & 0x0F) | 0x40); /* version 4 */
         u[8] = (unsigned char)((u[8] & 0x3F) | 0x80); /* RFC 4122 variant */
     } else {

@@ -31,3 +31,28 @@ if(DSS_FUZZ)
     set_tests_properties(fuzz/${name} PROPERTIES LABELS fuzz TIMEOUT 300)
   endforeach()
 endif()
+
+# The shipped scenarios (scenarios/*.json but smoke and blog-example, which test_scenario.py
+# covers with their reports): one ctest entry each, label "scenario", so that they run in parallel
+# and time out one by one. Each is a method of tests/integration/test_scenario_shipped.py, run
+# under Debian's python3 (dss-scenario needs no Python client library). ci/test leaves out
+# scenario/scale-10k and scenario/simulated-day (long); run them by hand:
+#   ctest --test-dir build -R '^scenario/scale-10k$' --output-on-failure
+file(GLOB DSS_SHIPPED_SCENARIOS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/scenarios/*.json)
+list(FILTER DSS_SHIPPED_SCENARIOS EXCLUDE REGEX "/(smoke|blog-example)\\.json$")
+foreach(f ${DSS_SHIPPED_SCENARIOS})
+  get_filename_component(name ${f} NAME_WE)
+  string(REGEX REPLACE "[^0-9A-Za-z]" "_" method ${name})
+  # The ctest timeout: the scenario's own time_limit plus room to start, drain and check.
+  file(READ ${f} spec)
+  string(JSON limit ERROR_VARIABLE no_limit GET ${spec} time_limit)
+  if(no_limit)
+    set(limit 600)
+  endif()
+  math(EXPR timeout "${limit} + 300")
+  add_test(NAME scenario/${name}
+           COMMAND /usr/bin/python3 -m unittest -v test_scenario_shipped.TestShippedScenarios.test_${method}
+           WORKING_DIRECTORY ${DSS_SCN_TESTS_DIR}/integration)
+  set_tests_properties(scenario/${name} PROPERTIES LABELS scenario TIMEOUT ${timeout}
+    ENVIRONMENT "DSS_BIN=${CMAKE_BINARY_DIR}/bin;DSS_SOURCE=${CMAKE_SOURCE_DIR}")
+endforeach()

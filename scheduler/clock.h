@@ -9,6 +9,7 @@
 #ifndef DSS_SCHED_CLOCK_H
 #define DSS_SCHED_CLOCK_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "awsclient.h"
@@ -26,6 +27,17 @@ int sched_clock_is_virtual(void);
 void sched_clock_advance_to(int64_t t);
 /* Real milliseconds to block until the clock reaches t (0 if reached; virtual: 0). */
 int64_t sched_clock_wall_ms_until(int64_t t);
+/* The emulator's clock (dss-emulator --clock simulated): registers as participant at url (the
+ * emulator's base URL) and starts the virtual clock at the emulator's now. From then on a jump
+ * of the clock (sched_clock_wait_until) is a sleep on the emulator's barrier. A parked sleep
+ * ends early once *stop is set. Returns 0, or -1 with a message in err. */
+int sched_clock_emulator(const char *url, const char *participant, volatile sig_atomic_t *stop, char *err, size_t n);
+int sched_clock_on_emulator(void);
+/* Virtual clock: moves it to t -- at once, or on the emulator's clock by sleeping on its barrier
+ * until it gets there (then the clock reads the emulator's now). */
+void sched_clock_wait_until(int64_t t);
+/* Unregisters from the emulator's barrier and frees what sched_clock_emulator made. */
+void sched_clock_emulator_cleanup(void);
 /* Monotonic real milliseconds, for curl's network timeouts only. */
 int64_t sched_monotonic_ms(void);
 

@@ -35,6 +35,7 @@ struct execution {
     struct execution *ready_next;
     int in_ready;
     struct execution *prev, *next_live; /* every live execution, for engine_free */
+    int holds_job;        /* its last job record said Started */
 };
 
 struct engine {
@@ -91,6 +92,13 @@ struct engine *engine_new(const struct asl_machine *m, const struct task_def *ta
         if (m->states[i].nretry > e->maxretry)
             e->maxretry = m->states[i].nretry;
     return e;
+}
+
+void engine_job_held(struct execution *x, int held)
+{
+    if (x->holds_job != !!held)
+        x->e->stats.jobs_running += held ? 1 : -1;
+    x->holds_job = !!held;
 }
 
 struct engine_stats *engine_stats(struct engine *e)
@@ -210,6 +218,7 @@ static void finish(struct execution *x, enum xstatus st, const char *error, cons
     if (e->opt.on_finish)
         e->opt.on_finish(e->opt.on_finish_arg, x->name, st == X_SUCCEEDED, error, cause, output);
     cJSON_Delete(output);
+    engine_job_held(x, 0);
     e->stats.running--;
     if (st == X_SUCCEEDED)
         e->stats.succeeded++;

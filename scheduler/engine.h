@@ -65,6 +65,7 @@ struct engine_stats {
     uint64_t transitions;
     int running, succeeded, failed;
     uint64_t jobs_started, jobs_succeeded, jobs_failed; /* counted by the job-record task */
+    int jobs_running; /* live executions whose last job record says Started (engine_job_held) */
 };
 
 struct engine *engine_new(const struct asl_machine *m, const struct task_def *tasks, int ntasks, void *task_env,
@@ -78,6 +79,11 @@ int engine_start(struct engine *e, const char *name, const char *instance_id, cJ
 int engine_resume(struct engine *e);
 
 struct engine_stats *engine_stats(struct engine *e);
+/* The job-record task tells whether execution x now holds a job (Started) or not (an outcome
+ * recorded); an execution that ends lets go of its job. Feeds stats.jobs_running, which the
+ * in-flight scaler counts: started minus outcomes would keep counting jobs whose instance
+ * vanished before an outcome was recorded. */
+void engine_job_held(struct execution *x, int held);
 const struct asl_machine *engine_machine(struct engine *e);
 
 /* Resolver for asl_load over a task table (sets the table for the next asl_load call). */

@@ -204,11 +204,13 @@ int loop_run_once(struct loop *l, int max_wait_ms)
         l->rt_fn(l->rt_arg);
         ran++;
     }
-    if (virt && l->nheap && !(l->busy && l->busy(l->busy_arg)))
-        sched_clock_advance_to(l->heap[0].due);
+    if (virt && l->nheap && !(l->busy && l->busy(l->busy_arg)) && l->heap[0].due > sched_now_ms())
+        sched_clock_wait_until(l->heap[0].due); /* a jump, or a sleep on the emulator's barrier (clock.h) */
     /* Fire only timers already due now; timers they add wait for the next iteration. */
     int64_t now = sched_now_ms();
     int budget = l->nheap;
+    if (sched_clock_on_emulator() && l->busy && l->busy(l->busy_arg))
+        budget = 0; /* emulator clock: timers wait for every answer, so wall time never orders requests */
     while (budget-- > 0 && l->nheap && l->heap[0].due <= now) {
         struct timer t = heap_pop(l);
         t.fn(t.arg);

@@ -19,9 +19,11 @@
 #include <unistd.h>
 
 #include "asl.h"
+#include "automation.h"
 #include "clock.h"
 #include "engine.h"
 #include "journal.h"
+#include "provision.h"
 #include "runtime.h"
 #include "tasks.h"
 #include "util.h"
@@ -42,6 +44,8 @@ static void usage(FILE *f)
     fputs("usage: dss-scheduler COMMAND [options]\n"
           "  run --stack S [--workflow FILE] [--poll-interval SECONDS] [--journal FILE]\n"
           "      [--log-format text|json] [--waiter-delay SECONDS] [--max-events N] [--quiet]\n"
+          "      [--clock EMULATOR_URL]  (time from dss-emulator --clock simulated; one request at a time)\n"
+          "      [--scaler seed|inflight|off] [--scaler-interval SECONDS] [--no-automation]\n"
           "  submit --stack S (--job FILE.json | --command CMD [--command CMD...]\n"
           "      --success-string STR --retry N [--id ID] [--document DOC])\n"
           "  status --stack S [--job ID]\n"
@@ -51,6 +55,7 @@ static void usage(FILE *f)
           "Endpoints, region and credentials come from the usual AWS settings: AWS_ENDPOINT_URL,\n"
           "AWS_ENDPOINT_URL_<SERVICE>, AWS_PROFILE, AWS_REGION, AWS_ACCESS_KEY_ID, ~/.aws/config ...\n",
           f);
+    fputs(provision_usage, f);
 }
 
 struct opts {
@@ -62,6 +67,10 @@ struct opts {
     long max_events;
     int quiet, json;
     const char *positional;
+    const char *clock_url; /* --clock: the emulator's simulated clock */
+    enum scaler_mode scaler;
+    int scaler_explicit, no_automation;
+    double scaler_interval;
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -76,11 +85,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"id", required_argument, 0, 'i'},            {"document", required_argument, 0, 'd'},
         {"status", required_argument, 0, 't'},        {"json", no_argument, 0, 'o'},
         {"log-level", required_argument, 0, 'L'},     {"help", no_argument, 0, 'h'},
+        {"clock", required_argument, 0, 'K'},
+        {"scaler", required_argument, 0, 'A'},        {"scaler-interval", required_argument, 0, 'I'},
+        {"no-automation", no_argument, 0, 'N'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->poll_interval = 5;
     o->waiter_delay = 15;
     o->log_format = "text";
+    o->scaler = SCALER_SEED;
+    o->scaler_interval = 60;
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -109,6 +123,21 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             }
             break;
         case 'q': o->quiet = 1; break;
+        case 'A':
+            if (scaler_mode_parse(optarg, &o->scaler)) {
+                fprintf(stderr, "dss-scheduler: --scaler is seed, inflight or off, not '%s'\n", optarg);
+                return -1;
+            }
+            o->scaler_explicit = 1;
+            break;
+        case 'I':
+            o->scaler_interval = strtod(optarg, &end);
+            if (*end || end == optarg || !(o->scaler_interval >= 0.1 && o->scaler_interval <= 86400)) {
+                fprintf(stderr, "dss-scheduler: --scaler-interval wants seconds (0.1 to 86400), not '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case 'N': o->no_automation = 1; break;
         case 'J': o->job_file = optarg; break;
         case 'c':
             if (o->ncommands == 64) {
@@ -123,6 +152,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'd': o->document = optarg; break;
         case 't': o->status = optarg; break;
         case 'o': o->json = 1; break;
+        case 'K': o->clock_url = optarg; break;
         case 'L':
             if (log_level_parse(optarg, &log_threshold)) {
                 fprintf(stderr, "dss-scheduler: bad --log-level '%s'\n", optarg);
@@ -803,6 +833,8 @@ static int cmd_run(struct runtime *rt, const struct opts *o)
     if (resumed)
         log_info("resumed %d execution%s from the journal", resumed, resumed == 1 ? "" : "s");
     poll_instances(&R);
+    struct automation_options ao = {o->stack, NULL, o->scaler, o->scaler_explicit, o->scaler_interval};
+    struct automation *auto_loops = o->no_automation ? NULL : automation_new(rt->aws, rt->loop, e, &ao);
 
     int tty = isatty(STDOUT_FILENO);
     int64_t last_summary = 0;
@@ -845,6 +877,7 @@ static int cmd_run(struct runtime *rt, const struct opts *o)
     /* Order matters: the client drops in-flight requests (their calls die with the engine). */
     aws_client_free(rt->aws);
     rt->aws = NULL;
+    automation_free(auto_loops);
     engine_free(e);
     task_env_cleanup(&env);
     buf_free(&R.next_token);
@@ -879,6 +912,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (!strcmp(cmd, "provision") || !strcmp(cmd, "teardown"))
+        return provision_main(argc, argv);
     if (!strcmp(cmd, "--version")) {
         printf("dss-scheduler %s\n", DSS_VERSION);
         return 0;
@@ -907,7 +942,14 @@ int main(int argc, char **argv)
 
     struct runtime rt;
     char err[1024];
-    if (runtime_init(&rt, NULL, err, sizeof err)) {
+    /* On the emulator's simulated clock, requests go one at a time, in the order the loop makes
+     * them, so that a seed repeats byte for byte (clock.h). */
+    struct aws_client_options one_at_a_time = {0, 1, 0};
+    if (o.clock_url && sched_clock_emulator(o.clock_url, "scheduler", &stop_requested, err, sizeof err)) {
+        fprintf(stderr, "dss-scheduler: --clock: %s\n", err);
+        return 1;
+    }
+    if (runtime_init(&rt, o.clock_url ? &one_at_a_time : NULL, err, sizeof err)) {
         fprintf(stderr, "dss-scheduler: %s\n", err);
         runtime_cleanup(&rt);
         return 1;
@@ -920,5 +962,6 @@ int main(int argc, char **argv)
     else
         rc = cmd_status(&rt, &o);
     runtime_cleanup(&rt);
+    sched_clock_emulator_cleanup();
     return rc;
 }

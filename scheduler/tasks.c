@@ -420,6 +420,8 @@ static void t_protectec2(struct task_call *c)
     }
 }
 
+static int visibility_timeout(struct task_call *c);
+
 /* ---- GetJob ---- */
 
 static void getjob_done(void *arg, const struct aws_response *r)
@@ -444,7 +446,9 @@ static void getjob_url(struct task_call *c, const char *url)
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "QueueUrl", url);
     cJSON_AddNumberToObject(p, "MaxNumberOfMessages", 1);
-    cJSON_AddNumberToObject(p, "VisibilityTimeout", 5);
+    /* The seed's 5 s; the hardened workflow holds the message for the whole job (KeepJob). */
+    cJSON_AddNumberToObject(p, "VisibilityTimeout",
+                            jsonpath_get(c->input, NULL, "$.settings.visibility_timeout") ? visibility_timeout(c) : 5);
     cJSON_AddNumberToObject(p, "WaitTimeSeconds", 0);
     cJSON *names = cJSON_AddArrayToObject(p, "AttributeNames");
     cJSON_AddItemToArray(names, cJSON_CreateString("SentTimestamp"));
@@ -577,6 +581,8 @@ static cJSON *dynamodb_result(struct task_call *c, const struct aws_response *r)
             st->jobs_succeeded++;
         else if (strcmp(status, "Failed") == 0)
             st->jobs_failed++;
+        if (c->x)
+            engine_job_held(c->x, strcmp(status, "Started") == 0);
     }
     return cJSON_CreateString("200");
 }
@@ -812,11 +818,222 @@ static void t_finalterminate(struct task_call *c)
         task_fail(c, "States.Runtime", "cannot queue a request");
 }
 
+/* ============================================================================================
+ * The hardened workflow's tasks (fixtures/workflows/hardened.asl.json). Each fixes one of the
+ * seed's weaknesses (SEED-DESIGN.md, "Known weaknesses"); the seed's own tasks above keep their
+ * quirks so that the seed workflow still replays them.
+ * ============================================================================================ */
+
+/* The visibility timeout the hardened workflow holds its message for, from $.settings (a Pass
+ * state sets it): long enough to outlast a poll interval plus a task's retries on the emulator's
+ * clock, which can run faster than the scheduler's. */
+static int visibility_timeout(struct task_call *c)
+{
+    int ok;
+    double v = number_of(jsonpath_get(c->input, NULL, "$.settings.visibility_timeout"), &ok);
+    if (!ok || v < 0)
+        return 900;
+    return v > 43200 ? 43200 : (int)v; /* SQS's maximum: 12 hours */
+}
+
+/* ---- KeepJob / ReleaseJob: ChangeMessageVisibility on the job's own message ---- */
+
+static void set_visibility(struct task_call *c, const char *url, int seconds)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "QueueUrl", url);
+    cJSON_AddStringToObject(p, "ReceiptHandle", str_at(c->input, "$.raw_message.Messages[0].ReceiptHandle"));
+    cJSON_AddNumberToObject(p, "VisibilityTimeout", seconds);
+    call_json(c, &aws_sqs, "ChangeMessageVisibility", p, result_200);
+}
+
+static void keepjob_url(struct task_call *c, const char *url)
+{
+    set_visibility(c, url, visibility_timeout(c));
+}
+
+/* KeepJob: the job is still running, so its message stays invisible another visibility timeout
+ * (the seed deleted the message before running the job: an interruption lost it). */
+static void t_keepjob(struct task_call *c)
+{
+    const char *q = need(c, "$.input.sqs_name");
+    if (q && need(c, "$.raw_message.Messages[0].ReceiptHandle"))
+        with_queue(c, q, keepjob_url);
+}
+
+static void releasejob_url(struct task_call *c, const char *url)
+{
+    set_visibility(c, url, 0);
+}
+
+/* ReleaseJob: the attempt died with its instance (or never ran): the message becomes visible at
+ * once, unchanged, so the job runs again without spending a retry. */
+static void t_releasejob(struct task_call *c)
+{
+    const char *q = need(c, "$.input.sqs_name");
+    if (q && need(c, "$.raw_message.Messages[0].ReceiptHandle"))
+        with_queue(c, q, releasejob_url);
+}
+
+/* ---- CheckCommand: GetCommandInvocation with every status mapped ---- */
+
+/* The hardened reading of an invocation: "pending", "success" (Status Success), "failed" (the
+ * command ran and failed: spends a retry) or "lost" (it never ran or died with its instance or
+ * agent, or a status this map does not know: never a success, and no retry is spent). */
+const char *hardened_command_state(const char *status, const char *details)
+{
+    if (details && (!strcmp(details, "Undeliverable") || !strcmp(details, "Terminated") ||
+                    !strcmp(details, "Delivery Timed Out") || !strcmp(details, "InvocationDoesNotExist")))
+        return "lost";
+    if (!status)
+        return "lost";
+    if (!strcmp(status, "Pending") || !strcmp(status, "InProgress") || !strcmp(status, "Delayed") ||
+        !strcmp(status, "Cancelling"))
+        return "pending";
+    if (!strcmp(status, "Success"))
+        return "success";
+    if (!strcmp(status, "Failed") || !strcmp(status, "TimedOut") || !strcmp(status, "Cancelled"))
+        return "failed";
+    return "lost";
+}
+
+static void checkcommand_done(void *arg, const struct aws_response *r)
+{
+    struct task_call *c = arg;
+    if (r->error) {
+        /* InvocationDoesNotExist right after SendCommand is normal on AWS: the state's Retry
+         * block waits for it; only after its retries does the Catch treat the job as lost. */
+        fail_aws(c, "GetCommandInvocation", r);
+        return;
+    }
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r->json, "Status"));
+    const char *details = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r->json, "StatusDetails"));
+    cJSON *res = cJSON_CreateArray();
+    cJSON_AddItemToArray(res, cJSON_CreateString(hardened_command_state(st, details)));
+    cJSON_AddItemToArray(res, cJSON_Duplicate(r->json, 1));
+    task_succeed(c, res);
+}
+
+static void t_checkcommand(struct task_call *c)
+{
+    const char *id = need(c, "$.input.instance_id");
+    const char *cmd = id ? need(c, "$.CommandId") : NULL;
+    if (!cmd)
+        return;
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "CommandId", cmd);
+    cJSON_AddStringToObject(p, "InstanceId", id);
+    if (aws_call_json(ENV(c)->aws, &aws_ssm, "GetCommandInvocation", p, checkcommand_done, c))
+        task_fail(c, "States.Runtime", "cannot queue a request");
+}
+
+/* ---- CheckInstance: is this execution's instance still there and healthy? ---- */
+
+static void checkinstance_done(void *arg, const struct aws_response *r)
+{
+    struct task_call *c = arg;
+    if (r->error) {
+        if (strcmp(r->error, "InvalidInstanceID.NotFound") == 0) {
+            task_succeed(c, cJSON_CreateString("gone"));
+            return;
+        }
+        fail_aws(c, "DescribeInstanceStatus", r);
+        return;
+    }
+    xmlNodePtr st = aws_xml_path(xmlDocGetRootElement(r->xml), "instanceStatusSet/item");
+    char state[32] = "", status[32] = "", system[32] = "";
+    if (st) {
+        aws_xml_text(st, "instanceState/name", state, sizeof state);
+        aws_xml_text(st, "instanceStatus/status", status, sizeof status);
+        aws_xml_text(st, "systemStatus/status", system, sizeof system);
+    }
+    const char *verdict = "ok";
+    if (!st || (strcmp(state, "running") && strcmp(state, "pending")))
+        verdict = "gone"; /* shutting-down, terminated, stopping, stopped: its worker is dead */
+    else if (!strcmp(status, "impaired") || !strcmp(system, "impaired"))
+        verdict = "impaired";
+    task_succeed(c, cJSON_CreateString(verdict));
+}
+
+static void t_checkinstance(struct task_call *c)
+{
+    const char *id = need(c, "$.input.instance_id");
+    if (!id)
+        return;
+    struct aws_query q;
+    aws_query_init(&q);
+    aws_query_add(&q, "InstanceId.1", id);
+    aws_query_add(&q, "IncludeAllInstances", "true");
+    if (aws_call_query(ENV(c)->aws, &aws_ec2, "DescribeInstanceStatus", &q, checkinstance_done, c))
+        task_fail(c, "States.Runtime", "cannot queue a request");
+}
+
+/* ---- ConfirmOutput: the success string in the job's own output ---- */
+
+/* "success" only if $.jobstatus holds this job's own invocation (its CommandId and instance),
+ * which ended Success with exit code 0, and whose StandardOutputContent holds the success string;
+ * a blank success string ("" or spaces) asks for exit code 0 only. Anything else is "fail". */
+static void t_confirmoutput(struct task_call *c)
+{
+    const char *want = need(c, "$.job_details.job_success_string");
+    if (!want)
+        return;
+    cJSON *inv = jsonpath_get(c->input, NULL, "$.jobstatus[1]");
+    const char *cmd = str_at(c->input, "$.CommandId"), *inst = str_at(c->input, "$.input.instance_id");
+    const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inv, "Status"));
+    const char *inv_cmd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inv, "CommandId"));
+    const char *inv_inst = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inv, "InstanceId"));
+    const char *out = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inv, "StandardOutputContent"));
+    cJSON *code = cJSON_GetObjectItemCaseSensitive(inv, "ResponseCode");
+    int ok = cJSON_IsObject(inv) && status && !strcmp(status, "Success") && cJSON_IsNumber(code) &&
+             code->valuedouble == 0 && cmd && inv_cmd && !strcmp(cmd, inv_cmd) && inst && inv_inst &&
+             !strcmp(inst, inv_inst);
+    if (ok && want[strspn(want, " ")] != '\0')
+        ok = out && strstr(out, want) != NULL;
+    task_succeed(c, cJSON_CreateString(ok ? "success" : "fail"));
+}
+
+/* ---- SQSCheckInFlight: visible and in-flight messages ---- */
+
+static cJSON *sqscheck_inflight_result(struct task_call *c, const struct aws_response *r)
+{
+    (void)c;
+    const char *vis = str_at(r->json, "$.Attributes.ApproximateNumberOfMessages");
+    const char *inflight = str_at(r->json, "$.Attributes.ApproximateNumberOfMessagesNotVisible");
+    if (!vis || strcmp(vis, "0"))
+        return cJSON_CreateString("NotZero");
+    return cJSON_CreateString(inflight && !strcmp(inflight, "0") ? "Zero" : "InFlight");
+}
+
+static void sqscheck_inflight_url(struct task_call *c, const char *url)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "QueueUrl", url);
+    cJSON *names = cJSON_AddArrayToObject(p, "AttributeNames");
+    cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateNumberOfMessages"));
+    cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateNumberOfMessagesNotVisible"));
+    call_json(c, &aws_sqs, "GetQueueAttributes", p, sqscheck_inflight_result);
+}
+
+/* SQSCheckInFlight: "Zero" only when no message is visible *and* none is in flight, "InFlight"
+ * when jobs are still running elsewhere (one may come back if its instance goes), else
+ * "NotZero" (the seed counted visible messages only, so workers quit while jobs were out). */
+static void t_sqscheck_inflight(struct task_call *c)
+{
+    const char *q = need(c, "$.input.sqs_name");
+    if (q)
+        with_queue(c, q, sqscheck_inflight_url);
+}
+
 const struct task_def seed_tasks[] = {
     {"WaitEC2", t_waitec2},       {"ProtectEC2", t_protectec2},         {"GetJob", t_getjob},
     {"DeleteJob", t_deletejob},   {"ExtractJob", t_extractjob},         {"StartJob", t_startjob},
     {"DynamoDB", t_dynamodb},     {"CheckJob", t_checkjob},             {"ConfirmResult", t_confirmresult},
     {"AddSQS", t_addsqs},         {"SQSOut", t_sqsout},                 {"FailedJob", t_failedjob},
     {"SQSCheck", t_sqscheck},     {"FinalTerminate", t_finalterminate},
+    /* the hardened workflow's */
+    {"KeepJob", t_keepjob},       {"ReleaseJob", t_releasejob},         {"CheckCommand", t_checkcommand},
+    {"CheckInstance", t_checkinstance}, {"ConfirmOutput", t_confirmoutput},
+    {"SQSCheckInFlight", t_sqscheck_inflight},
 };
 const int seed_ntasks = sizeof seed_tasks / sizeof *seed_tasks;

@@ -9,6 +9,12 @@
  *  - CheckJob answers ["success", "null"] on any exception, and for SSM statuses outside its map;
  *  - ConfirmResult looks for the success string in the text (Python repr) of the whole jobstatus;
  *  - SQSCheck trusts ApproximateNumberOfMessages, which excludes in-flight messages.
+ * The hardened workflow (fixtures/workflows/hardened.asl.json) adds KeepJob and ReleaseJob
+ * (ChangeMessageVisibility: hold the message while the job runs, or give it back at once),
+ * CheckCommand (every SSM status mapped; unknown ones are "lost", never success), CheckInstance
+ * (running / impaired / gone), ConfirmOutput (the success string in the job's own invocation's
+ * output, exit code 0) and SQSCheckInFlight (counts in-flight messages too). GetJob takes its
+ * visibility timeout from $.settings.visibility_timeout when the workflow sets it.
  * Errors carry the AWS error code as their name ("AWS.SimpleQueueService.NonExistentQueue",
  * "NetworkError", ...) or one of: QueueEmpty (GetJob received nothing), MalformedJob
  * (ExtractJob), WaiterError (WaitEC2), KeyError (a field the function needs is missing).
@@ -38,5 +44,10 @@ void task_env_cleanup(struct task_env *env);
 /* Python's repr() of a JSON value ("['success', 'null']"), as the seed's ConfirmResult sees it.
  * Returns a malloc'd string. */
 char *python_repr(const cJSON *v);
+
+/* CheckCommand's reading of an SSM invocation's Status and StatusDetails: "pending", "success",
+ * "failed" (ran and failed: spends a retry) or "lost" (never ran, died with its instance or
+ * agent, or an unknown status). Exposed for tests. */
+const char *hardened_command_state(const char *status, const char *details);
 
 #endif

@@ -13,8 +13,9 @@
  *
  * Supported options: --recursive, --quiet, --only-show-errors, --no-progress, --exclude /
  * --include (one glob each, cp/sync/rm), --delete (sync), --endpoint-url, --region, --output
- * (ignored). Requests carry a SigV4-shaped Authorization header with the dummy credentials;
- * the emulator does not check signatures. Not supported: multipart uploads (one PUT per file,
+ * (ignored). Every request is SigV4-signed (sign.c) with the key pair in AWS_ACCESS_KEY_ID /
+ * AWS_SECRET_ACCESS_KEY, which the emulator gives each worker, and the body's real SHA-256 in
+ * x-amz-content-sha256, so jobs work under dss-emulator --auth verify. Not supported: multipart uploads (one PUT per file,
  * up to S3's 5 GB), other services (exit 252 with a message), presigning.
  */
 #include <curl/curl.h>
@@ -31,6 +32,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "sign.h"
 
 struct opts {
     const char *endpoint, *region;
@@ -107,24 +110,31 @@ static void xml_error(struct response *r)
 static int s3(const char *method, const char *bucket, const char *key, const char *query, FILE *in, curl_off_t size,
               FILE *out, struct response *r)
 {
-    char ekey[4096] = "", url[8192], auth[512], date[32];
+    char ekey[4096] = "", url[8192];
     memset(r, 0, sizeof *r);
     if (key)
         url_escape(ekey, sizeof ekey, key, 1);
     snprintf(url, sizeof url, "%s/%s%s%s%s%s", o.endpoint, bucket ? bucket : "", key ? "/" : "", ekey,
              query ? "?" : "", query ? query : "");
-    time_t now = time(NULL);
-    strftime(date, sizeof date, "%Y%m%d", gmtime(&now));
-    snprintf(auth, sizeof auth, "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s/%s/s3/aws4_request, "
-             "SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=0",
-             getenv("AWS_ACCESS_KEY_ID") ? getenv("AWS_ACCESS_KEY_ID") : "test", date, o.region);
-    char amz_date[64];
-    strftime(amz_date, sizeof amz_date, "x-amz-date: %Y%m%dT%H%M%SZ", gmtime(&now));
-    struct curl_slist *h = NULL;
-    h = curl_slist_append(h, auth);
-    h = curl_slist_append(h, amz_date);
-    h = curl_slist_append(h, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-    h = curl_slist_append(h, "Expect:");
+    /* The body is signed by its real digest, as the CLI does over plain HTTP. */
+    char hash[65];
+    int unreadable = 0;
+    if (in)
+        unreadable = worker_sha256_file(in, hash);
+    else
+        worker_sha256_hex("", 0, hash);
+    if (unreadable) {
+        snprintf(r->err_code, sizeof r->err_code, "ReadError");
+        snprintf(r->err_msg, sizeof r->err_msg, "%s", strerror(errno));
+        return -1;
+    }
+    struct curl_slist *h = curl_slist_append(NULL, "Expect:");
+    if (!h || worker_sign(&h, method, url, "s3", o.region, hash)) {
+        curl_slist_free_all(h);
+        snprintf(r->err_code, sizeof r->err_code, "InvalidURL");
+        snprintf(r->err_msg, sizeof r->err_msg, "Cannot sign a request to \"%.400s\"", url);
+        return -1;
+    }
     CURL *c = curl_easy_init();
     if (!c) {
         curl_slist_free_all(h);
@@ -134,6 +144,7 @@ static int s3(const char *method, const char *bucket, const char *key, const cha
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* the path that was signed */
     curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
     if (!strcmp(method, "HEAD"))
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -288,7 +299,7 @@ static int upload(const char *file, const char *bucket, const char *key)
         fprintf(stderr, "upload failed: %s to %s [Errno %d] %s: '%s'\n", shown, dest, errno, strerror(errno), file);
         return 1;
     }
-    struct response r;
+    struct response r = {0};
     int rc = s3("PUT", bucket, key, NULL, f, (curl_off_t)sb.st_size, NULL, &r);
     fclose(f);
     if (rc)
@@ -326,7 +337,7 @@ static int download(const char *bucket, const char *key, const char *file)
         fprintf(stderr, "download failed: %s to %s [Errno %d] %s: '%s'\n", src, shown, errno, strerror(errno), file);
         return 1;
     }
-    struct response r;
+    struct response r = {0};
     int rc = s3("GET", bucket, key, NULL, NULL, 0, f, &r);
     fclose(f);
     if (rc) {
@@ -353,7 +364,7 @@ static int copy_object(const char *sb, const char *sk, const char *db, const cha
     snprintf(src, sizeof src, "s3://%s/%s", sb, sk);
     snprintf(dst, sizeof dst, "s3://%s/%s", db, dk);
     FILE *tmp = tmpfile();
-    struct response r;
+    struct response r = {0};
     int rc = tmp ? s3("GET", sb, sk, NULL, NULL, 0, tmp, &r) : -1;
     if (rc == 0) {
         response_free(&r);
@@ -431,12 +442,16 @@ static int list(const char *bucket, const char *prefix, int delimited, struct li
                 struct object ob = {0};
                 for (xmlNodePtr c = n->children; c; c = c->next) {
                     xmlChar *t = xmlNodeGetContent(c);
-                    if (!xmlStrcmp(c->name, BAD_CAST "Key"))
+                    if (!t)
+                        continue;
+                    if (!xmlStrcmp(c->name, BAD_CAST "Key")) {
+                        free(ob.key); /* a repeated Key: the last one counts */
                         ob.key = strdup((char *)t);
-                    else if (!xmlStrcmp(c->name, BAD_CAST "Size"))
-                        ob.size = atoll((char *)t);
-                    else if (!xmlStrcmp(c->name, BAD_CAST "LastModified"))
+                    } else if (!xmlStrcmp(c->name, BAD_CAST "Size")) {
+                        ob.size = strtoll((char *)t, NULL, 10);
+                    } else if (!xmlStrcmp(c->name, BAD_CAST "LastModified")) {
                         ob.mtime = parse_iso((char *)t);
+                    }
                     xmlFree(t);
                 }
                 struct object *g = ob.key ? realloc(l->objs, (l->n + 1) * sizeof *g) : NULL;
@@ -451,7 +466,7 @@ static int list(const char *bucket, const char *prefix, int delimited, struct li
                 char **g = realloc(l->prefixes, (l->n_prefixes + 1) * sizeof *g);
                 if (g) {
                     l->prefixes = g;
-                    l->prefixes[l->n_prefixes++] = strdup((char *)t);
+                    l->prefixes[l->n_prefixes++] = strdup(t ? (char *)t : "");
                 }
                 xmlFree(t);
             } else if (!xmlStrcmp(n->name, BAD_CAST "IsTruncated")) {
@@ -473,7 +488,7 @@ static int list(const char *bucket, const char *prefix, int delimited, struct li
 static int cmd_ls(int argc, char **argv)
 {
     char bucket[256], key[4096], when[32];
-    struct response r;
+    struct response r = {0};
     if (argc == 0) {
         if (s3("GET", NULL, NULL, NULL, NULL, 0, NULL, &r)) {
             fprintf(stderr, "\nAn error occurred (%s) when calling the ListBuckets operation: %s\n", r.err_code, r.err_msg);
@@ -495,7 +510,8 @@ static int cmd_ls(int argc, char **argv)
                     xmlFree(v);
                 }
                 if (name[0]) {
-                    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
+                    struct tm tm;
+                    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
                     printf("%s %s\n", when, name);
                 }
             }
@@ -517,7 +533,8 @@ static int cmd_ls(int argc, char **argv)
     for (size_t i = 0; i < l.n_prefixes; i++)
         printf("                           PRE %s\n", l.prefixes[i] + cut);
     for (size_t i = 0; i < l.n; i++) {
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&l.objs[i].mtime));
+        struct tm tm;
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&l.objs[i].mtime, &tm));
         printf("%s %10lld %s\n", when, l.objs[i].size, l.objs[i].key + cut);
     }
     int empty = !l.n && !l.n_prefixes;
@@ -605,7 +622,7 @@ static int cmd_cp_sync(int sync, int argc, char **argv)
         size_t n = 0;
         walk(src, "", &files, &n);
         struct listing l = {0};
-        struct response r;
+        struct response r = {0};
         if (sync && list(db, dk, 0, &l, &r)) {
             if (!strcmp(r.err_code, "NoSuchBucket") || r.status) {
                 fprintf(stderr, "fatal error: An error occurred (%s) when calling the ListObjectsV2 operation: %s\n",
@@ -655,7 +672,7 @@ static int cmd_cp_sync(int sync, int argc, char **argv)
     }
     /* A prefix down (or across). */
     struct listing l;
-    struct response r;
+    struct response r = {0};
     if (list(sb, sk, 0, &l, &r)) {
         fprintf(stderr, "fatal error: An error occurred (%s) when calling the ListObjectsV2 operation: %s\n",
                 r.err_code, r.err_msg);
@@ -691,7 +708,7 @@ static int cmd_rm(int argc, char **argv)
         fprintf(stderr, "usage: aws s3 rm <S3Uri>\n");
         return 252;
     }
-    struct response r;
+    struct response r = {0};
     int rc = 0;
     if (!o.recursive) {
         if (s3("DELETE", b, k, NULL, NULL, 0, NULL, &r)) {
@@ -735,7 +752,7 @@ static int cmd_mb(int argc, char **argv)
         fprintf(stderr, "usage: aws s3 mb s3://bucket\n");
         return 252;
     }
-    struct response r;
+    struct response r = {0};
     int rc = s3("PUT", b, NULL, NULL, NULL, 0, NULL, &r);
     if (rc)
         fprintf(stderr, "make_bucket failed: s3://%s An error occurred (%s) when calling the CreateBucket operation: "

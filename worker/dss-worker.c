@@ -2,8 +2,8 @@
  *
  * Started by dss-emulator's instance supervisor when an instance reaches running, in its own
  * process group and working directory, with everything it needs in its environment:
- * DSS_ENDPOINT, DSS_INSTANCE_ID, DSS_PARENT_PID, AWS_REGION, dummy credentials and the
- * instance's IMDS address. Like the real agent it registers (SSM UpdateInstanceInformation),
+ * DSS_ENDPOINT, DSS_INSTANCE_ID, DSS_PARENT_PID, AWS_REGION, the key pair it signs every
+ * request with (sign.c) and the instance's IMDS address. Like the real agent it registers (SSM UpdateInstanceInformation),
  * then long-polls for messages (GetMessages, which parks in the emulator up to 20 s, so an
  * idle worker costs one parked request and no CPU), runs each command document with /bin/sh
  * (AWS-RunShellScript: all commands of one invocation in one script, in order, so cd and
@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sign.h"
+
 #define AGENT_VERSION "3.3.0.0-dss"
 #define OUTPUT_KEEP (24000 * 4) /* bytes: 24,000 characters of UTF-8 at most */
 #define GONE_AFTER_MS 5000
@@ -46,7 +48,8 @@ static void logf_(const char *fmt, ...)
 {
     char when[32];
     time_t t = time(NULL);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
     fprintf(stderr, "%s dss-worker[%d] %s: ", when, (int)getpid(), instance_id ? instance_id : "-");
     va_list ap;
     va_start(ap, fmt);
@@ -115,12 +118,13 @@ static int call_init(struct call *c, const char *target, cJSON *body, long timeo
     snprintf(hdr, sizeof hdr, "X-Amz-Target: %s", target);
     c->headers = curl_slist_append(c->headers, hdr);
     c->headers = curl_slist_append(c->headers, "Content-Type: application/x-amz-json-1.1");
-    const char *region = getenv("AWS_REGION");
-    snprintf(hdr, sizeof hdr, "Authorization: AWS4-HMAC-SHA256 Credential=test/20240101/%s/%s/aws4_request, "
-             "SignedHeaders=host, Signature=0", region ? region : "us-east-1",
-             strncmp(target, "AmazonSSM", 9) ? "ec2messages" : "ssm");
-    c->headers = curl_slist_append(c->headers, hdr);
     c->headers = curl_slist_append(c->headers, "Expect:");
+    const char *region = getenv("AWS_REGION");
+    char hash[65];
+    worker_sha256_hex(c->request, strlen(c->request), hash);
+    if (worker_sign(&c->headers, "POST", endpoint, strncmp(target, "AmazonSSM", 9) ? "ec2messages" : "ssm",
+                    region ? region : "us-east-1", hash))
+        return -1;
     curl_easy_setopt(c->easy, CURLOPT_URL, endpoint);
     curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->request);
@@ -482,7 +486,7 @@ int main(void)
     const char *parent = getenv("DSS_PARENT_PID");
     /* Die with the emulator; if it is already gone, go now. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (!endpoint || !instance_id || (parent && atoi(parent) != (int)getppid())) {
+    if (!endpoint || !instance_id || (parent && strtol(parent, NULL, 10) != (long)getppid())) {
         fprintf(stderr, "dss-worker: run by dss-emulator (DSS_ENDPOINT, DSS_INSTANCE_ID)\n");
         return 2;
     }

@@ -404,14 +404,14 @@ static void sync_members(const char *asg, int64_t now)
     sqlite3_stmt *st = dss_stmt(NULL, "SELECT a.instance_id, a.lifecycle, i.state, i.worker FROM asg_instances a "
                                       "LEFT JOIN ec2_instances i ON i.id = a.instance_id WHERE a.asg = ?");
     sqlite3_bind_text(st, 1, asg, -1, SQLITE_STATIC);
-    struct { char id[20], lifecycle[16], state[16], worker[16]; } m[256];
+    struct member { char id[20], lifecycle[16], state[16], worker[16]; } m[256];
     int n = 0;
     while (n < 256 && sqlite3_step(st) == SQLITE_ROW) {
-        snprintf(m[n].id, sizeof m->id, "%s", col(st, 0));
-        snprintf(m[n].lifecycle, sizeof m->lifecycle, "%s", col(st, 1));
-        snprintf(m[n].state, sizeof m->state, "%s", col(st, 2));
-        snprintf(m[n].worker, sizeof m->worker, "%s", col(st, 3));
-        n++;
+        struct member *e = &m[n++];
+        snprintf(e->id, sizeof e->id, "%s", col(st, 0));
+        snprintf(e->lifecycle, sizeof e->lifecycle, "%s", col(st, 1));
+        snprintf(e->state, sizeof e->state, "%s", col(st, 2));
+        snprintf(e->worker, sizeof e->worker, "%s", col(st, 3));
     }
     sqlite3_reset(st);
     for (int i = 0; i < n; i++) {
@@ -759,7 +759,8 @@ static cJSON *group_json(const struct group *g)
     while (sqlite3_step(st) == SQLITE_ROW)
         cJSON_AddItemToArray(members, member_json(st, 0));
     sqlite3_reset(st);
-    cJSON_AddNumberToObject(o, "CreatedTime", (double)(g->created_ms / 1000));
+    int64_t created_s = g->created_ms / 1000; /* whole seconds, as Auto Scaling answers */
+    cJSON_AddNumberToObject(o, "CreatedTime", (double)created_s);
     cJSON_AddItemToObject(o, "SuspendedProcesses", cJSON_CreateArray());
     cJSON_AddStringToObject(o, "VPCZoneIdentifier", g->vpc_zone);
     cJSON_AddItemToObject(o, "EnabledMetrics", cJSON_CreateArray());

@@ -319,6 +319,14 @@ enum { C_ID, C_IMAGE, C_TYPE, C_STATE, C_LIFECYCLE, C_SPOT, C_RES, C_INDEX, C_LA
        C_RCODE, C_RMSG, C_AZ, C_IP, C_KEY, C_TOKEN, C_WORKER, C_RUNNING, C_SEQ, C_LTID, C_LTNAME,
        C_LTVER, C_NOTICE };
 
+/* Epoch milliseconds as the whole seconds EC2's timestamps carry (the JSON tree holds numbers
+ * as doubles; the fraction is dropped on purpose). */
+static double whole_seconds(int64_t ms)
+{
+    int64_t s = ms / 1000;
+    return (double)s;
+}
+
 static const char *col(sqlite3_stmt *st, int i)
 {
     const char *s = (const char *)sqlite3_column_text(st, i);
@@ -354,7 +362,7 @@ static cJSON *instance_json(sqlite3_stmt *st)
     cJSON_AddNumberToObject(i, "AmiLaunchIndex", sqlite3_column_int(st, C_INDEX));
     cJSON_AddItemToObject(i, "ProductCodes", cJSON_CreateArray());
     cJSON_AddStringToObject(i, "InstanceType", col(st, C_TYPE));
-    cJSON_AddNumberToObject(i, "LaunchTime", (double)(sqlite3_column_int64(st, C_LAUNCH) / 1000));
+    cJSON_AddNumberToObject(i, "LaunchTime", whole_seconds(sqlite3_column_int64(st, C_LAUNCH)));
     cJSON *pl = cJSON_AddObjectToObject(i, "Placement");
     cJSON_AddStringToObject(pl, "AvailabilityZone", region_az);
     cJSON_AddStringToObject(pl, "GroupName", "");
@@ -553,7 +561,11 @@ static int op_describe_instance_status(struct dss_call *call, const cJSON *param
     char err[512];
     if (ec2_filters_parse(cJSON_GetObjectItemCaseSensitive(params, "Filters"), allowed, &fs, err, sizeof err))
         return dss_fail(call, DSS_E_InvalidParameterValue, "%s", err);
-    sqlite3_stmt *st = dss_stmt(call, "SELECT id, state, az, running_ms, worker FROM ec2_instances ORDER BY seq");
+    /* "ok" also waits for the instance's SSM agent to have registered: on AWS the agent is up well
+     * before the status checks pass (minutes), and a workflow that sends its command once the
+     * status is ok must not meet InvalidInstanceId because a loaded machine started a worker late. */
+    sqlite3_stmt *st = dss_stmt(call, "SELECT id, state, az, running_ms, worker, EXISTS(SELECT 1 FROM ssm_agents a "
+                                      "WHERE a.instance_id = ec2_instances.id) FROM ec2_instances ORDER BY seq");
     cJSON *out = cJSON_CreateObject();
     cJSON *list = cJSON_AddArrayToObject(out, "InstanceStatuses");
     int64_t now = dss_clock_now_ms();
@@ -568,7 +580,8 @@ static int op_describe_instance_status(struct dss_call *call, const cJSON *param
         if (running) {
             if (!strcmp(worker, "dead") || !strcmp(worker, "paused"))
                 status = "impaired", reach = "failed";
-            else if (now >= sqlite3_column_int64(st, 3) + ec2_timings.status_ms && !strcmp(worker, "running"))
+            else if (now >= sqlite3_column_int64(st, 3) + ec2_timings.status_ms && !strcmp(worker, "running") &&
+                     sqlite3_column_int(st, 5))
                 status = "ok", reach = "passed";
             else
                 status = "initializing", reach = "initializing";
@@ -1109,7 +1122,7 @@ static cJSON *lt_json(const char *id, const char *name, int64_t created, int64_t
     cJSON *t = cJSON_CreateObject();
     cJSON_AddStringToObject(t, "LaunchTemplateId", id);
     cJSON_AddStringToObject(t, "LaunchTemplateName", name);
-    cJSON_AddNumberToObject(t, "CreateTime", (double)(created / 1000));
+    cJSON_AddNumberToObject(t, "CreateTime", whole_seconds(created));
     cJSON_AddStringToObject(t, "CreatedBy", "arn:aws:iam::" EC2_ACCOUNT_ID ":root");
     cJSON_AddNumberToObject(t, "DefaultVersionNumber", (double)dflt);
     cJSON_AddNumberToObject(t, "LatestVersionNumber", (double)latest);
@@ -1252,7 +1265,7 @@ static cJSON *lt_version_json(const char *id, const char *name, int64_t v, int64
         cJSON_AddNumberToObject(out, "VersionNumber", (double)v);
         if (sqlite3_column_type(st, 0) != SQLITE_NULL)
             cJSON_AddStringToObject(out, "VersionDescription", col(st, 0));
-        cJSON_AddNumberToObject(out, "CreateTime", (double)(sqlite3_column_int64(st, 2) / 1000));
+        cJSON_AddNumberToObject(out, "CreateTime", whole_seconds(sqlite3_column_int64(st, 2)));
         cJSON_AddStringToObject(out, "CreatedBy", "arn:aws:iam::" EC2_ACCOUNT_ID ":root");
         cJSON_AddBoolToObject(out, "DefaultVersion", v == dflt);
         cJSON *data = cJSON_Parse(col(st, 1));
@@ -1392,7 +1405,7 @@ static int op_describe_spot_instance_requests(struct dss_call *call, const cJSON
         cJSON_AddStringToObject(s, "Message", alive ? "Your spot request is fulfilled." : "Your instance was terminated.");
         cJSON_AddStringToObject(r, "Type", "one-time");
         cJSON_AddStringToObject(r, "ProductDescription", "Linux/UNIX");
-        cJSON_AddNumberToObject(r, "CreateTime", (double)(sqlite3_column_int64(st, 6) / 1000));
+        cJSON_AddNumberToObject(r, "CreateTime", whole_seconds(sqlite3_column_int64(st, 6)));
         cJSON_AddStringToObject(r, "LaunchedAvailabilityZone", col(st, 5));
         cJSON_AddStringToObject(r, "InstanceInterruptionBehavior", "terminate");
         cJSON *ls = cJSON_AddObjectToObject(r, "LaunchSpecification");
@@ -1498,7 +1511,7 @@ static int op_describe_availability_zones(struct dss_call *call, const cJSON *pa
     cJSON *out = cJSON_CreateObject();
     cJSON *list = cJSON_AddArrayToObject(out, "AvailabilityZones");
     const char *region = dss_call_region(call);
-    for (char z = 'a'; z <= 'c'; z++) {
+    for (int z = 'a'; z <= 'c'; z++) {
         char name[80], id[32];
         snprintf(name, sizeof name, "%s%c", region, z);
         snprintf(id, sizeof id, "use1-az%d", z - 'a' + 1);

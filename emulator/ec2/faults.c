@@ -2,11 +2,14 @@
  * is not about instances; see instances.c for Spot interruptions and worker faults).
  *
  *   POST   /_dss/faults/api?service=sqs&operation=ReceiveMessage&nth=3&count=1&action=error
- *          [&error=RequestThrottled] | action=delay&delay_ms=2000
+ *          [&error=RequestThrottled] | action=delay&delay_ms=2000 | action=reset
  *          Arms a fault: the nth call (counted from now) of that operation, and count-1 calls
- *          after it, fail with the error (default: the service's own throttling error) or are
- *          answered delay_ms later on the emulator clock. operation=* matches every operation
- *          of the service. Answers {"id": N}.
+ *          after it, fail with the error (default: the service's own throttling error), are
+ *          answered delay_ms later on the emulator clock, or (reset) have their connection
+ *          closed without any HTTP answer, the way a dropped connection or a crashed front end
+ *          looks to a client (curl: "Empty reply from server"; botocore: ConnectionClosedError),
+ *          after the request was read and before anything ran. operation=* matches every
+ *          operation of the service. Answers {"id": N}.
  *   GET    /_dss/faults           the armed faults and how often each has fired
  *   DELETE /_dss/faults[?id=N]    disarms one or all
  *   GET    /_dss/events[?since=SEQ]  every injected fault and lifecycle event, oldest first
@@ -26,13 +29,20 @@
 #define FAULTS_MAX 64
 #define EVENTS_MAX 8192
 
+enum fault_action {
+    FAULT_ERROR, /* fail with err in the service's protocol */
+    FAULT_DELAY, /* answer delay_ms later */
+    FAULT_RESET, /* close the connection without an answer */
+};
+static const char *const action_names[] = {"error", "delay", "reset"};
+
 struct fault {
     int id;
     char service[32];
     char op[64];
     long nth, count;   /* fires on calls nth .. nth+count-1 after arming */
     long seen, fired;
-    int delay;         /* 0: fail with err; 1: answer delay_ms later */
+    enum fault_action action;
     enum dss_error err;
     int64_t delay_ms;
 };
@@ -100,7 +110,11 @@ int dss_faults_check(struct dss_call *call, const char *service, const char *op,
         if (f->seen < f->nth || f->fired >= f->count)
             continue;
         f->fired++;
-        if (f->delay) {
+        if (f->action == FAULT_RESET) {
+            *delay_ms = DSS_FAULT_RESET;
+            dss_event("fault.api", "{\"id\":%d,\"service\":\"%s\",\"operation\":\"%s\",\"call\":%ld,"
+                      "\"reset\":true}", f->id, service, op, f->seen);
+        } else if (f->action == FAULT_DELAY) {
             *delay_ms = f->delay_ms;
             dss_event("fault.api", "{\"id\":%d,\"service\":\"%s\",\"operation\":\"%s\",\"call\":%ld,"
                       "\"delay_ms\":%lld}", f->id, service, op, f->seen, (long long)f->delay_ms);
@@ -129,10 +143,10 @@ static cJSON *faults_json(void)
         cJSON_AddNumberToObject(o, "count", (double)f->count);
         cJSON_AddNumberToObject(o, "seen", (double)f->seen);
         cJSON_AddNumberToObject(o, "fired", (double)f->fired);
-        cJSON_AddStringToObject(o, "action", f->delay ? "delay" : "error");
-        if (f->delay)
+        cJSON_AddStringToObject(o, "action", action_names[f->action]);
+        if (f->action == FAULT_DELAY)
             cJSON_AddNumberToObject(o, "delay_ms", (double)f->delay_ms);
-        else
+        else if (f->action == FAULT_ERROR)
             cJSON_AddStringToObject(o, "error", dss_error_info(f->err)->code);
         cJSON_AddItemToArray(arr, o);
     }
@@ -161,13 +175,15 @@ static int arm_fault(struct dss_call *call)
     f.nth = arg_long(call, "nth", 1, &bad);
     f.count = arg_long(call, "count", 1, &bad);
     f.delay_ms = arg_long(call, "delay_ms", 0, &bad);
-    f.delay = action && !strcmp(action, "delay");
+    int act = !action ? FAULT_ERROR : !strcmp(action, "delay") ? FAULT_DELAY
+            : !strcmp(action, "reset") ? FAULT_RESET : !strcmp(action, "error") ? FAULT_ERROR : -1;
     if (!service || !op || bad || f.nth < 1 || strlen(service) >= sizeof f.service || strlen(op) >= sizeof f.op ||
-        (action && strcmp(action, "delay") && strcmp(action, "error"))) {
+        act < 0) {
         rc = control_reply_error(call, 400, "InvalidParameterValue",
-                                 "want service, operation, nth >= 1, count, action=error|delay, error, delay_ms");
+                                 "want service, operation, nth >= 1, count, action=error|delay|reset, error, delay_ms");
         goto out;
     }
+    f.action = (enum fault_action)act;
     snprintf(f.service, sizeof f.service, "%s", service);
     snprintf(f.op, sizeof f.op, "%s", op);
     f.err = throttle_error(service);
@@ -185,7 +201,7 @@ static int arm_fault(struct dss_call *call)
     faults[n_faults++] = f;
     pthread_mutex_unlock(&faults_lock);
     dss_event("fault.armed", "{\"id\":%d,\"service\":\"%s\",\"operation\":\"%s\",\"nth\":%ld,\"count\":%ld,"
-              "\"action\":\"%s\"}", f.id, f.service, f.op, f.nth, f.count, f.delay ? "delay" : "error");
+              "\"action\":\"%s\"}", f.id, f.service, f.op, f.nth, f.count, action_names[f.action]);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", f.id);
     rc = control_reply_json(call, 200, o);

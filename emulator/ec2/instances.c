@@ -36,6 +36,7 @@
  *   POST /_dss/faults/kill-worker?instance_id=I   SIGKILL the worker's process group
  *   POST /_dss/faults/pause-worker?instance_id=I, /_dss/faults/resume-worker?instance_id=I
  *   GET|POST /_dss/clock[?speed=F]            the clock's time and speed; sets the speed
+ *   /_dss/clock/{register,unregister,sleep}, POST /_dss/sim/jobs   simulated mode (simclock.c)
  *   GET|POST /_dss/settings[?boot_ms=&status_ms=&shutdown_ms=&retain_ms=&spot_notice_ms=
  *            &ssm_dead_agent=timeout|missing|terminated]
  *   PUT  /_dss/imds/I/latest/api/token, GET /_dss/imds/I/latest/meta-data/...  (IMDSv2 and v1)
@@ -55,10 +56,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "db.h"
 #include "ec2.h"
 #include "protocol.h"
+#include "simclock.h"
 #include "util.h"
 
 extern char **environ;
@@ -149,8 +152,10 @@ static pid_t worker_spawn(const char *id, const char *region)
     env_add(env, &n, "DSS_PARENT_PID=%d", (int)getpid());
     env_add(env, &n, "AWS_REGION=%s", region);
     env_add(env, &n, "AWS_DEFAULT_REGION=%s", region);
-    env_add(env, &n, "AWS_ACCESS_KEY_ID=test");
-    env_add(env, &n, "AWS_SECRET_ACCESS_KEY=test");
+    const char *access_key, *secret_key; /* workers sign their calls (worker/sign.c) */
+    dss_auth_instance_key(&access_key, &secret_key);
+    env_add(env, &n, "AWS_ACCESS_KEY_ID=%s", access_key);
+    env_add(env, &n, "AWS_SECRET_ACCESS_KEY=%s", secret_key);
     env_add(env, &n, "AWS_CONFIG_FILE=/dev/null");
     env_add(env, &n, "AWS_SHARED_CREDENTIALS_FILE=/dev/null");
     env_add(env, &n, "HOME=%s", dir);
@@ -448,6 +453,20 @@ static void reconcile_workers(sqlite3 *db)
     free(changes);
 }
 
+/* Simulated mode, once quiet: the work due now, then the barrier. Returns 1 to run again at once. */
+static int simulated_step(sqlite3 *db)
+{
+    if (!simclock_quiet())
+        return 0;
+    int64_t next = tick(db);
+    if (dss_db_begin(db, 1) == 0) {
+        next = min_due(next, simworkers_tick(db, dss_clock_now_ms()));
+        if (dss_db_commit(db, 1))
+            next = 0;
+    }
+    return simclock_barrier(next);
+}
+
 static void *supervisor_main(void *arg)
 {
     (void)arg;
@@ -456,6 +475,14 @@ static void *supervisor_main(void *arg)
     while (!stopping) {
         poked = 0;
         pthread_mutex_unlock(&lock);
+        if (dss_clock_is_simulated()) { /* simclock.h: workers without processes, the barrier */
+            if (db && simulated_step(db))
+                continue;
+            pthread_mutex_lock(&lock);
+            if (!poked && !stopping)
+                pthread_cond_wait(&cond, &lock);
+            continue;
+        }
         int64_t next = db ? tick(db) : 0;
         if (db)
             reconcile_workers(db);
@@ -674,7 +701,7 @@ static int imds(struct dss_call *call, const char *rest)
         long ttl = ttl_s ? strtol(ttl_s, &end, 10) : 0;
         if (!ttl_s || *end || ttl < 1 || ttl > 21600)
             return reply_text(call, 400, "Bad Request");
-        long long expiry = (long long)(dss_clock_now_ms() / 1000 + ttl);
+        long long expiry = dss_clock_now_ms() / 1000 + ttl;
         char sig[65], token[128];
         imds_token_sign(id, expiry, sig);
         snprintf(token, sizeof token, "%lld.%s", expiry, sig);
@@ -862,7 +889,7 @@ static int worker_fault(struct dss_call *call, const char *what)
     int rc;
     if (!id) {
         rc = control_reply_error(call, 400, "MissingParameter", "want instance_id");
-    } else if (instances_signal_worker(id, sig)) {
+    } else if (dss_clock_is_simulated() ? sig != SIGKILL || simworkers_kill(id) : instances_signal_worker(id, sig)) {
         rc = control_reply_error(call, 409, "NoWorker", "%s has no live worker", id);
     } else {
         /* The command runs in a group of its own: pause and resume it too. */
@@ -967,6 +994,8 @@ int instances_control(struct dss_call *call)
         return list_instances(call);
     if (!strcmp(path, "/_dss/clock"))
         return clock_endpoint(call);
+    if (simclock_control(call))
+        return 1;
     if (!strcmp(path, "/_dss/settings"))
         return settings_endpoint(call);
     if (!strncmp(path, "/_dss/faults/", 13) && post) {

@@ -315,27 +315,32 @@ int s3_file_link(const char *id, char new_name[S3_FILE_ID])
     return link(from, to);
 }
 
-/* Through a buffer, when the bytes must be seen (digest) or the kernel cannot copy. */
+/* Through a buffer, when the bytes must be seen (digest) or the kernel cannot copy. The buffer
+ * is the heap's, not a static __thread array: every thread's TLS is zeroed when it starts, so
+ * 128 KiB there cost each of the emulator's threads 32 touched pages at start-up. */
 static int copy_buffered(struct s3_tmp *t, int in, off_t off, uint64_t length, struct s3_digest *digest)
 {
-    static __thread char buf[S3_TMP_BUFFER];
-    while (length > 0) {
-        ssize_t r = pread(in, buf, length < sizeof buf ? (size_t)length : sizeof buf, off);
+    char *buf = malloc(S3_TMP_BUFFER);
+    int rc = buf ? 0 : -1;
+    while (rc == 0 && length > 0) {
+        ssize_t r = pread(in, buf, length < S3_TMP_BUFFER ? (size_t)length : S3_TMP_BUFFER, off);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
             if (r == 0)
                 errno = EIO; /* the file is shorter than its row says */
-            return -1;
+            rc = -1;
+            break;
         }
         if (digest)
             s3_digest_update(digest, buf, (size_t)r);
         if (write_all(t->fd, buf, (size_t)r))
-            return -1;
+            rc = -1;
         off += r;
         length -= (uint64_t)r;
     }
-    return 0;
+    free(buf);
+    return rc;
 }
 
 int s3_tmp_copy(struct s3_tmp *t, const char *id, uint64_t offset, uint64_t length, struct s3_digest *digest)

@@ -9,7 +9,8 @@
  * GetCommandInvocation, ListCommands, ListCommandInvocations (Details), CancelCommand,
  * DescribeInstanceInformation, UpdateInstanceInformation (what the worker calls at start).
  * Agent side: GetMessages (long poll, parks like an SQS receive), AcknowledgeMessage,
- * SendReply.
+ * SendReply. Parameter Store (PutParameter, GetParameter, ...) is parameters.c, listed in the
+ * table at the bottom.
  *
  * Status machine, as AWS documents it: an invocation is Pending until the instance's worker
  * takes it, then InProgress, then Success, Failed (non-zero exit), TimedOut (StatusDetails
@@ -39,6 +40,7 @@
 #include "clock.h"
 #include "ec2/ec2.h"
 #include "service.h"
+#include "ssm/parameters.h"
 #include "util.h"
 
 #define OUTPUT_MAX 24000
@@ -80,7 +82,7 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS ssm_invocations_instance ON ssm_invocations(instance_id, status, seq);"
     "CREATE TABLE IF NOT EXISTS ssm_agents("
     "  instance_id TEXT PRIMARY KEY, agent_version TEXT NOT NULL, platform TEXT NOT NULL,"
-    "  registered_ms INTEGER NOT NULL);";
+    "  registered_ms INTEGER NOT NULL);" SSM_PARAMETERS_SCHEMA;
 
 static const cJSON *obj(const cJSON *o, const char *name)
 {
@@ -365,8 +367,8 @@ static cJSON *command_json(sqlite3_stmt *st)
     cJSON_AddStringToObject(c, "DocumentVersion", "$DEFAULT");
     cJSON_AddStringToObject(c, "Comment", col(st, K_COMMENT));
     int64_t req = sqlite3_column_int64(st, K_REQ);
-    cJSON_AddNumberToObject(c, "ExpiresAfter", (double)(req / 1000 + sqlite3_column_int64(st, K_TIMEOUT) +
-                                                        sqlite3_column_int64(st, K_EXEC)));
+    int64_t expires_s = req / 1000 + sqlite3_column_int64(st, K_TIMEOUT) + sqlite3_column_int64(st, K_EXEC);
+    cJSON_AddNumberToObject(c, "ExpiresAfter", (double)expires_s); /* whole seconds */
     cJSON *p = cJSON_Parse(col(st, K_PARAMS));
     cJSON_AddItemToObject(c, "Parameters", p ? p : cJSON_CreateObject());
     cJSON *ids = cJSON_Parse(col(st, K_IDS));
@@ -1080,6 +1082,14 @@ static const struct dss_operation ssm_ops[] = {
     {"CancelCommand", op_cancel_command, DSS_OP_WRITE},
     {"DescribeInstanceInformation", op_describe_instance_information, DSS_OP_READONLY},
     {"UpdateInstanceInformation", op_update_instance_information, DSS_OP_WRITE},
+    /* Parameter Store: parameters.c */
+    {"PutParameter", ssm_op_put_parameter, DSS_OP_WRITE},
+    {"GetParameter", ssm_op_get_parameter, DSS_OP_READONLY},
+    {"GetParameters", ssm_op_get_parameters, DSS_OP_READONLY},
+    {"GetParametersByPath", ssm_op_get_parameters_by_path, DSS_OP_READONLY},
+    {"DeleteParameter", ssm_op_delete_parameter, DSS_OP_WRITE},
+    {"DeleteParameters", ssm_op_delete_parameters, DSS_OP_WRITE},
+    {"DescribeParameters", ssm_op_describe_parameters, DSS_OP_READONLY},
     {NULL, NULL, 0},
 };
 

@@ -3,9 +3,9 @@
  * plan_attempt() is a pure function of (scenario, job, attempt number): it applies every
  * targeted fault that names this attempt and rolls every rate-based fault with the stream keyed
  * on (fault, job id, attempt, tick) (rng.h). The job shim (shim.c) carries the plan out in real
- * mode; a simulated worker would carry out the same plan. A plan is recorded in the trace as a
- * "decision" event and can be read back from it, which is how `replay` forces the recorded
- * decisions.
+ * mode; in simulated mode the runner posts the same plans to the emulator's simulated workers.
+ * A plan is recorded in the trace as a "decision" event and can be read back from it, which is
+ * how `replay` forces the recorded decisions.
  */
 #ifndef DSS_SCN_PLAN_H
 #define DSS_SCN_PLAN_H

@@ -1,4 +1,4 @@
-/* runner.c -- `dss-scenario run` and `replay` in real mode; see runner.h for the outline.
+/* runner.c -- `dss-scenario run` and `replay`, real and simulated mode; see runner.h for the outline.
  *
  * One thread and one loop (every 100 ms): submit the jobs that are due, copy the job shim's
  * events into the trace, sample the queues and instances, play the scaler, fire the faults
@@ -9,6 +9,16 @@
  * Time in the trace ("vt") is the emulator clock: wall milliseconds since the run started times
  * the clock speed (the emulator runs its clock at that speed from its own start, a few
  * milliseconds earlier). The shim computes the same from RUNDIR/run.json.
+ *
+ * Simulated mode runs the same loop on the emulator's virtual clock (dss-emulator --clock
+ * simulated, emulator/simclock.c): the runner and dss-scheduler (--clock) are the barrier's two
+ * participants; instead of sleeping 100 ms the runner sleeps on the barrier until its next
+ * sample, and vt is the emulator's now minus its start. Each job's command is "dss-sim-job ID"
+ * and the emulator's simulated workers carry out the same plans the job shim would (the runner
+ * posts them to /_dss/sim/jobs before the scheduler starts, see sim_post_jobs), reporting
+ * attempts as sim.attempt.* events that become the same attempt.* trace lines. Nothing in the
+ * trace depends on wall time then (no run directory, no wall seconds), so a seed gives the same
+ * trace SHA-256 every time, which --repeat checks.
  */
 #include "runner.h"
 
@@ -41,6 +51,8 @@
 #define DRAIN_WALL_MS 60000
 #define EXTRA_PLANS 16 /* plans precomputed beyond retry + 1 (attempts that spend no retry) */
 #define MAX_ARMED 56   /* the emulator holds 64 armed faults; keep a margin */
+#define SIM_SAMPLE_MS 5000   /* simulated mode: the runner wakes (samples, scales) every 5 s of vt */
+#define SIM_JOBS_PER_POST 500
 
 static volatile sig_atomic_t g_stop;
 
@@ -100,6 +112,9 @@ struct run {
     char end_reason[64];
     cJSON *notes;                 /* strings for the report and summary */
     int tty;
+    /* simulated mode */
+    int sim;
+    long long sim_start, sim_now;   /* the emulator's clock at registration, and at the last wake */
 };
 
 /* ============================================================================================
@@ -118,6 +133,8 @@ static void seterr(char *err, size_t n, const char *fmt, ...)
 
 static long long vt_now(const struct run *r)
 {
+    if (r->sim)
+        return r->sim_now - r->sim_start;
     long long d = proc_wall_ms() - r->start_wall;
     return d < 0 ? 0 : (long long)((double)d * r->s->clock_speed);
 }
@@ -210,7 +227,8 @@ static int start_emulator(struct run *r, char *err, size_t n)
     snprintf(speed, sizeof speed, "%g", r->s->clock_speed);
     snprintf(log, sizeof log, "%s/emulator.log", r->dir);
     snprintf(seed, sizeof seed, "DSS_SEED=%llu", (unsigned long long)r->s->seed);
-    char *argv[] = {exe, "--listen", listen, "--data-dir", data, "--clock-speed", speed, "--log-level", "warn", NULL};
+    char *argv[] = {exe, "--listen", listen, "--data-dir", data, "--clock-speed", speed, "--log-level", "warn",
+                    r->sim ? "--clock" : NULL, "simulated", NULL};
     /* The runner's environment plus DSS_SEED (instance and command ids from the seed) and the
      * scenario's emulator settings -- as environment, so they hold from the first moment and
      * again after a restart (settings made through /_dss/settings live in memory only). */
@@ -427,6 +445,9 @@ static int arm_one(struct run *r, const struct scn_fault *f, long nth, long coun
     if (f->kind == SCN_FAULT_LATENCY)
         snprintf(q, sizeof q, "/_dss/faults/api?service=%s&operation=%s&nth=%ld&count=%ld&action=delay&delay_ms=%ld",
                  f->service, f->operation, nth, count, f->delay_ms);
+    else if (!strcmp(f->error, "reset")) /* the connection closed without an answer */
+        snprintf(q, sizeof q, "/_dss/faults/api?service=%s&operation=%s&nth=%ld&count=%ld&action=reset",
+                 f->service, f->operation, nth, count);
     else
         snprintf(q, sizeof q, "/_dss/faults/api?service=%s&operation=%s&nth=%ld&count=%ld&action=error%s%s",
                  f->service, f->operation, nth, count, code ? "&error=" : "", code ? code : "");
@@ -451,12 +472,6 @@ static int arm_api_faults(struct run *r, char *err, size_t n)
         const struct scn_fault *f = &s->faults[i];
         if (f->kind != SCN_FAULT_API_ERROR && f->kind != SCN_FAULT_LATENCY)
             continue;
-        if (f->kind == SCN_FAULT_API_ERROR && !strcmp(f->error, "reset")) {
-            seterr(err, n, "faults[%zu]: the emulator's control API has no connection-reset fault "
-                             "(action=error|delay only); use throttling or 500",
-                     i);
-            return -1;
-        }
         cJSON *d = cJSON_CreateObject();
         cJSON_AddNumberToObject(d, "index", (double)i);
         cJSON_AddStringToObject(d, "type", scn_fault_kind_name(f->kind));
@@ -524,12 +539,16 @@ static int start_scheduler(struct run *r, char *err, size_t n)
     snprintf(waiter, sizeof waiter, "%g", r->s->poll_interval_s < 1 ? r->s->poll_interval_s : 1.0);
     snprintf(journal, sizeof journal, "%s/journal.db", r->dir);
     snprintf(log, sizeof log, "%s/scheduler.log", r->dir);
-    char *argv[16] = {exe, "run", "--stack", r->s->stack, "--poll-interval", poll, "--journal", journal,
+    char *argv[20] = {exe, "run", "--stack", r->s->stack, "--poll-interval", poll, "--journal", journal,
                       "--waiter-delay", waiter, "--log-format", "json"};
     int k = 12;
     if (r->workflow[0]) {
         argv[k++] = "--workflow";
         argv[k++] = r->workflow;
+    }
+    if (r->sim) { /* the emulator's clock; the runner registered it as a participant already */
+        argv[k++] = "--clock";
+        argv[k++] = r->endpoint;
     }
     argv[k] = NULL;
     char ep[128], region[64], dr[64];
@@ -631,6 +650,10 @@ static char *shim_command(const struct run *r, const struct scn_job *j)
 {
     struct buf b;
     buf_init(&b, 1 << 16);
+    if (r->sim) { /* what the emulator's simulated workers run (emulator/simclock.c) */
+        buf_printf(&b, "dss-sim-job %s", j->id);
+        return buf_steal(&b);
+    }
     char exe[PATH_MAX + 32];
     snprintf(exe, sizeof exe, "%s/dss-scenario", r->bin);
     shell_quote(&b, exe);
@@ -982,6 +1005,8 @@ static void poll_instances(struct run *r)
     cJSON_Delete(res);
 }
 
+static int sim_attempt_event(struct run *r, const char *type, const cJSON *detail);
+
 static void poll_emulator_events(struct run *r)
 {
     char q[64];
@@ -995,6 +1020,8 @@ static void poll_emulator_events(struct run *r)
             r->emu_seq = (long long)seq;
         const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(e, "type"));
         cJSON *detail = cJSON_GetObjectItem(e, "detail");
+        if (type && r->sim && sim_attempt_event(r, type, detail))
+            continue;
         const char *inst = cJSON_GetStringValue(cJSON_GetObjectItem(detail, "instance_id"));
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "type", type ? type : "?");
@@ -1411,6 +1438,220 @@ static void add_surviving_workers(struct run *r, cJSON *d)
 }
 
 /* ============================================================================================
+ * Simulated mode: the barrier and the job models (emulator/simclock.c)
+ * ============================================================================================ */
+
+/* Registers a participant of the emulator's barrier; the runner registers dss-scheduler too,
+ * before starting it, so the clock cannot move while the scheduler is still starting. */
+static int sim_register(struct run *r, const char *who, char *err, size_t n)
+{
+    char q[128];
+    snprintf(q, sizeof q, "/_dss/clock/register?participant=%s", who);
+    cJSON *res = http_control(&r->h, "POST", q);
+    const cJSON *now = cJSON_GetObjectItem(res, "now_ms");
+    if (!cJSON_IsNumber(now)) {
+        seterr(err, n, "registering %s on the emulator's clock: %s", who, r->h.err);
+        cJSON_Delete(res);
+        return -1;
+    }
+    if (!r->sim_start)
+        r->sim_start = r->sim_now = (long long)now->valuedouble;
+    cJSON_Delete(res);
+    return 0;
+}
+
+/* Sleeps on the barrier until the emulator's clock reaches vt (ms since the start). A sleep is
+ * cut every 10 s of wall time to look at the children and the time limit, then taken again
+ * (asking again for the same time is harmless). Returns 0, or -1 when the caller should look. */
+static int sim_sleep_until(struct run *r, long long vt)
+{
+    char q[128];
+    snprintf(q, sizeof q, "/_dss/clock/sleep?participant=runner&until=%lld", r->sim_start + vt);
+    long saved = r->h.timeout_ms;
+    r->h.timeout_ms = 10000;
+    cJSON *res = http_control(&r->h, "GET", q);
+    r->h.timeout_ms = saved;
+    const cJSON *now = cJSON_GetObjectItem(res, "now_ms");
+    int rc = -1;
+    if (cJSON_IsNumber(now) && (long long)now->valuedouble > r->sim_now) {
+        r->sim_now = (long long)now->valuedouble;
+        rc = 0;
+    } else if (cJSON_IsNumber(now)) {
+        rc = 0;
+    }
+    cJSON_Delete(res);
+    return rc;
+}
+
+/* What the job shim would print for this attempt (shim.c, synthetic work), and whether the
+ * success string is in it. A job's own command does not run in simulated mode: its model is the
+ * synthetic work. */
+static char *sim_stdout(const struct scn_job *j, int attempt, const struct scn_plan *p, int *printed)
+{
+    struct buf out;
+    buf_init(&out, 1u << 20);
+    buf_printf(&out, "dss-scenario job %s attempt %d\n", j->id, attempt);
+    if (j->output)
+        buf_printf(&out, "%s\n", j->output);
+    if (!scn_success_disabled(j->success_string))
+        buf_printf(&out, "%s\n", j->success_string);
+    while (out.len < (size_t)p->output_bytes && out.len < (1u << 20) - 80)
+        buf_puts(&out, (size_t)p->output_bytes - out.len >= 64
+                           ? "...............................................................\n"
+                           : ".");
+    char *text = buf_steal(&out);
+    if (!text)
+        text = strdup("");
+    size_t len = strlen(text), nl = strlen(j->success_string);
+    if (p->omit_success && !scn_success_disabled(j->success_string) && nl)
+        for (size_t i = 0; i + nl <= len; i++) /* as the shim masks it */
+            if (!memcmp(text + i, j->success_string, nl))
+                text[i] = text[i] == '#' ? '*' : '#';
+    *printed = scn_success_disabled(j->success_string) || strstr(text, j->success_string) != NULL;
+    return text;
+}
+
+static cJSON *sim_attempt_json(const struct scn_job *j, int attempt, const struct scn_plan *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    int printed = 0;
+    char *text = sim_stdout(j, attempt, p, &printed);
+    cJSON_AddNumberToObject(o, "runtime", p->runtime_s);
+    cJSON_AddNumberToObject(o, "exit_code", p->exit_code);
+    cJSON_AddStringToObject(o, "stdout", text);
+    cJSON_AddBoolToObject(o, "printed", printed);
+    free(text);
+    if (p->hit != SCN_FAULT__COUNT) {
+        cJSON_AddStringToObject(o, "hit", scn_fault_kind_name(p->hit));
+        cJSON_AddStringToObject(o, "phase", scn_phase_name(p->phase));
+        cJSON_AddNumberToObject(o, "at", p->at_s);
+        if (p->notice_s >= 0)
+            cJSON_AddNumberToObject(o, "notice", p->notice_s);
+    }
+    return o;
+}
+
+/* One job's model: the fault-free attempt as the default (its stdout with "{attempt}" for the
+ * number, exact for attempts 1-9), and every planned attempt that differs from it. */
+static cJSON *sim_job_model(const struct run *r, const struct scn_job *j)
+{
+    cJSON *plans = job_plans(r, j);
+    struct scn_plan clean;
+    memset(&clean, 0, sizeof clean);
+    clean.runtime_s = j->runtime_s;
+    clean.output_bytes = j->output_bytes;
+    clean.hit = SCN_FAULT__COUNT;
+    clean.phase = SCN_PHASE_NONE;
+    clean.notice_s = -1;
+    cJSON *o = sim_attempt_json(j, 1, &clean);
+    cJSON_AddStringToObject(o, "id", j->id);
+    const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(o, "stdout"));
+    char head[600];
+    snprintf(head, sizeof head, "dss-scenario job %s attempt 1\n", j->id);
+    if (text && !strncmp(text, head, strlen(head))) {
+        char *tmpl = NULL;
+        if (asprintf(&tmpl, "dss-scenario job %s attempt {attempt}\n%s", j->id, text + strlen(head)) >= 0) {
+            cJSON_ReplaceItemInObject(o, "stdout", cJSON_CreateString(tmpl));
+            free(tmpl);
+        }
+    }
+    cJSON *attempts = cJSON_AddObjectToObject(o, "attempts");
+    int a = 0;
+    const cJSON *pj;
+    cJSON_ArrayForEach(pj, plans) {
+        a++;
+        struct scn_plan p;
+        if (plan_from_json(pj, &p))
+            continue;
+        if (p.hit == SCN_FAULT__COUNT && !p.exit_code && !p.omit_success && p.runtime_s == clean.runtime_s &&
+            p.output_bytes == clean.output_bytes && a < 10)
+            continue;
+        char k[16];
+        snprintf(k, sizeof k, "%d", a);
+        cJSON_AddItemToObject(attempts, k, sim_attempt_json(j, a, &p));
+    }
+    cJSON_Delete(plans);
+    return o;
+}
+
+/* Tells the emulator's simulated workers every job's model, SIM_JOBS_PER_POST at a time. */
+static int sim_post_jobs(struct run *r, char *err, size_t n)
+{
+    for (size_t i = 0; i < r->s->n_jobs; i += SIM_JOBS_PER_POST) {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON *list = cJSON_AddArrayToObject(doc, "jobs");
+        for (size_t k = i; k < r->s->n_jobs && k < i + SIM_JOBS_PER_POST; k++)
+            cJSON_AddItemToArray(list, sim_job_model(r, &r->s->jobs[k]));
+        char *body = cJSON_PrintUnformatted(doc);
+        cJSON_Delete(doc);
+        int rc = body ? http_do(&r->h, "POST", "/_dss/sim/jobs", NULL, NULL, body, strlen(body)) : -1;
+        free(body);
+        if (rc || r->h.status != 200) {
+            seterr(err, n, "posting job models to /_dss/sim/jobs: HTTP %ld %s %.300s", r->h.status, r->h.err,
+                   r->h.resp.data ? r->h.resp.data : "");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* What simulated mode cannot do, said before anything starts. */
+static int sim_supported(const struct scenario *s, char *err, size_t n)
+{
+    for (size_t i = 0; i < s->n_jobs; i++)
+        if (s->jobs[i].via == SCN_VIA_S3) {
+            seterr(err, n, "jobs: %s: S3 resource automation needs real workers (mode \"real\")", s->jobs[i].id);
+            return -1;
+        }
+    for (size_t i = 0; i < s->n_faults; i++)
+        if (s->faults[i].kind == SCN_FAULT_EMULATOR_RESTART || s->faults[i].kind == SCN_FAULT_SCHEDULER_KILL) {
+            seterr(err, n, "faults[%zu]: %s is not available in simulated mode (the clock's barrier lives in "
+                   "the emulator and counts on the scheduler)", i, scn_fault_kind_name(s->faults[i].kind));
+            return -1;
+        }
+    return 0;
+}
+
+/* A sim.attempt.* event of the emulator as the job shim's attempt.* trace line. Returns 1 if
+ * it was one. */
+static int sim_attempt_event(struct run *r, const char *type, const cJSON *detail)
+{
+    if (strncmp(type, "sim.attempt.", 12))
+        return 0;
+    const char *job = cJSON_GetStringValue(cJSON_GetObjectItem(detail, "job"));
+    const char *inst = cJSON_GetStringValue(cJSON_GetObjectItem(detail, "instance_id"));
+    int attempt = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(detail, "attempt"));
+    long long vt = (long long)cJSON_GetNumberValue(cJSON_GetObjectItem(detail, "ms")) - r->sim_start;
+    const char *what = type + 12;
+    if (!job || attempt < 1)
+        return 1;
+    cJSON *d = cJSON_CreateObject();
+    if (!strcmp(what, "start")) {
+        const struct scn_job *j = scenario_job(r->s, job);
+        if (j) { /* the decision that shaped this attempt, as read_shim_events records it */
+            cJSON *plans = job_plans(r, j);
+            cJSON *pj = cJSON_DetachItemFromArray(plans, attempt - 1);
+            cJSON_Delete(plans);
+            if (pj)
+                trace_add(&r->trace, vt, "decision", job, attempt, NULL, pj);
+        }
+        cJSON_AddBoolToObject(d, "simulated", 1);
+    } else {
+        static const char *const keep[] = {"fault", "phase", "exit_code", "success_printed", "output_bytes", NULL};
+        for (int i = 0; keep[i]; i++) {
+            const cJSON *v = cJSON_GetObjectItem(detail, keep[i]);
+            if (v)
+                cJSON_AddItemToObject(d, keep[i], cJSON_Duplicate(v, 1));
+        }
+    }
+    char kind[32];
+    snprintf(kind, sizeof kind, "attempt.%s", what);
+    r->last_attempt_events++;
+    trace_add(&r->trace, vt, kind, job, attempt, inst, d);
+    return 1;
+}
+
+/* ============================================================================================
  * One run
  * ============================================================================================ */
 
@@ -1543,11 +1784,23 @@ static cJSON *summary_json(const struct run *r, const struct check_result *cr, c
     return o;
 }
 
+/* Simulated mode: the runner's next wake (vt): its next sample, or the next job's submit time. */
+static long long sim_next_wake(const struct run *r)
+{
+    long long t = r->next_sample - 1;
+    if (r->next_submit < r->s->n_jobs) {
+        long long at = (long long)(r->s->jobs[r->order[r->next_submit]].submit_at_s * 1000);
+        if (at < t)
+            t = at;
+    }
+    return t > vt_now(r) ? t : vt_now(r) + 1;
+}
+
 /* The main loop: until done, quiet, out of time or interrupted. Returns 0, or -1 (err). */
 static int run_loop(struct run *r, char *err, size_t n)
 {
     long long deadline = proc_mono_ms() + (long long)(r->s->time_limit_s * 1000);
-    long long quiet_ms = (long long)(3000 + 3 * r->s->poll_interval_s * 1000 / r->s->clock_speed);
+    long long quiet_ms = (long long)(3000 + 3 * r->s->poll_interval_s * 1000 / (r->sim ? 1 : r->s->clock_speed));
     long long drain_until = 0;
     int draining = 0;
     if (r->s->scaler == SCN_SCALER_FIXED)
@@ -1571,9 +1824,10 @@ static int run_loop(struct run *r, char *err, size_t n)
         }
         if (submit_due(r, err, n))
             return -1;
-        long long now = proc_mono_ms();
+        /* The loop's time: wall milliseconds, or in simulated mode vt + 1 (never 0: 0 is "unset"). */
+        long long now = r->sim ? vt_now(r) + 1 : proc_mono_ms();
         if (now >= r->next_sample) {
-            r->next_sample = now + SAMPLE_MS;
+            r->next_sample = now + (r->sim ? SIM_SAMPLE_MS : SAMPLE_MS);
             sample(r);
             progress(r);
             if (system_faults(r, err, n))
@@ -1605,11 +1859,14 @@ static int run_loop(struct run *r, char *err, size_t n)
             note(r, "the group did not drain within %d s after the last job", DRAIN_WALL_MS / 1000);
             return 0;
         }
-        if (now >= deadline) {
+        if (proc_mono_ms() >= deadline) {
             snprintf(r->end_reason, sizeof r->end_reason, "time limit (%g s)", r->s->time_limit_s);
             return 0;
         }
-        proc_sleep_ms(LOOP_MS, &g_stop);
+        if (r->sim)
+            sim_sleep_until(r, sim_next_wake(r));
+        else
+            proc_sleep_ms(LOOP_MS, &g_stop);
     }
 }
 
@@ -1628,14 +1885,9 @@ static struct outcome run_one(const struct run_options *o, struct scenario *s, c
     http_init(&r.h, "http://127.0.0.1:0", s->region);
     r.h.timeout_ms = 30000;
     int ran = 0;
-    if (s->mode == SCN_MODE_SIMULATED) {
-        /* Extension point: simulated mode drives the same plans, trace and checks with virtual
-         * time across emulator, scheduler and workers. Not implemented in this runner yet. */
-        fprintf(stderr, "dss-scenario: %s: simulated mode is not implemented yet (this runner runs mode \"real\")\n",
-                s->name);
-        goto out;
-    }
-    if (runner_bin_dir(r.bin, sizeof r.bin) || resolve_workflow(&r, err, sizeof err))
+    r.sim = s->mode == SCN_MODE_SIMULATED;
+    if (runner_bin_dir(r.bin, sizeof r.bin) || resolve_workflow(&r, err, sizeof err) ||
+        (r.sim && sim_supported(s, err, sizeof err)))
         goto fail;
     const char *tmp = getenv("TMPDIR");
     snprintf(r.dir, sizeof r.dir, "%s/dss-scenario-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", s->name);
@@ -1666,7 +1918,7 @@ static struct outcome run_one(const struct run_options *o, struct scenario *s, c
     cJSON_AddStringToObject(hd, "name", s->name);
     cJSON_AddStringToObject(hd, "description", s->description);
     cJSON_AddNumberToObject(hd, "seed", (double)s->seed);
-    cJSON_AddStringToObject(hd, "mode", "real");
+    cJSON_AddStringToObject(hd, "mode", r.sim ? "simulated" : "real");
     cJSON_AddStringToObject(hd, "workflow", o->workflow ? o->workflow : s->workflow);
     cJSON_AddStringToObject(hd, "version", DSS_VERSION);
     cJSON_AddNumberToObject(hd, "clock_speed", s->clock_speed);
@@ -1679,10 +1931,14 @@ static struct outcome run_one(const struct run_options *o, struct scenario *s, c
         cJSON_Delete(hd);
         goto fail;
     }
-    cJSON_AddStringToObject(hd, "run_dir", r.dir);
+    if (!r.sim) /* a simulated trace holds nothing that changes from run to run */
+        cJSON_AddStringToObject(hd, "run_dir", r.dir);
     trace_add(&r.trace, 0, "run.start", NULL, 0, NULL, hd);
 
-    if (start_emulator(&r, err, sizeof err) || setup_stack(&r, err, sizeof err) || write_job_files(&r, err, sizeof err) ||
+    if (start_emulator(&r, err, sizeof err) ||
+        (r.sim && (sim_register(&r, "runner", err, sizeof err) || sim_register(&r, "scheduler", err, sizeof err))) ||
+        setup_stack(&r, err, sizeof err) ||
+        (r.sim ? sim_post_jobs(&r, err, sizeof err) : write_job_files(&r, err, sizeof err)) ||
         arm_api_faults(&r, err, sizeof err) || start_scheduler(&r, err, sizeof err))
         goto fail;
     if (!o->quiet)
@@ -1716,7 +1972,8 @@ finish:
         fclose(r.events);
     cJSON *ed = cJSON_CreateObject();
     cJSON_AddStringToObject(ed, "reason", r.end_reason);
-    cJSON_AddNumberToObject(ed, "wall_s", (double)(proc_wall_ms() - r.start_wall) / 1000.0);
+    if (!r.sim)
+        cJSON_AddNumberToObject(ed, "wall_s", (double)(proc_wall_ms() - r.start_wall) / 1000.0);
     cJSON_AddItemToObject(ed, "notes", cJSON_Duplicate(r.notes, 1));
     if (r.start_wall)
         tev(&r, "run.end", NULL, 0, NULL, ed);
@@ -1736,6 +1993,12 @@ finish:
         if (junit && report_junit(junit, &r.trace, &cr, s, err, sizeof err))
             fprintf(stderr, "dss-scenario: junit: %s\n", err);
         print_summary(&r, &cr);
+        if (r.sim) {
+            double wall = (double)(proc_wall_ms() - r.start_wall) / 1000.0, virt = (double)vt_now(&r) / 1000.0;
+            printf("  simulated %.1f s of virtual time in %.1f s of wall time (%.0fx); trace sha256 %s\n", virt, wall,
+                   wall > 0 ? virt / wall : 0.0, out.hash);
+            fflush(stdout);
+        }
         out.summary = summary_json(&r, &cr, out.hash);
         out.histories = check_histories(&r.trace);
         out.rc = g_stop ? 130 : cr.n_failures ? 1 : 0;
@@ -1751,7 +2014,6 @@ finish:
     } else {
         rm_tree(r.dir);
     }
-out:
     free(r.order);
     free(r.spot_tick);
     free(r.system_done);
@@ -1815,8 +2077,21 @@ static int run_repeats(const struct run_options *o, struct scenario *s, const cJ
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = 0;
     cJSON *first = NULL, *summaries = cJSON_CreateArray();
+    char first_hash[65] = "";
     for (int i = 0; i < o->repeat && !g_stop; i++) {
         struct outcome out = run_one(o, s, replay, i);
+        /* Simulated mode promises byte-identical traces: the hashes must agree. */
+        if (s->mode == SCN_MODE_SIMULATED && out.histories && o->repeat > 1) {
+            if (!first_hash[0]) {
+                snprintf(first_hash, sizeof first_hash, "%s", out.hash);
+            } else if (!strcmp(first_hash, out.hash)) {
+                printf("repeat %d: trace sha256 %s identical to run 1\n", i + 1, out.hash);
+            } else {
+                printf("repeat %d: trace sha256 %s DIFFERS from run 1 (%s)\n", i + 1, out.hash, first_hash);
+                if (rc == 0)
+                    rc = 1;
+            }
+        }
         if (out.summary)
             cJSON_AddItemToArray(summaries, out.summary);
         if (out.rc > rc)

@@ -13,7 +13,8 @@
  *      non-zero exit, output without the success string;
  *   5. appends attempt.start / attempt.fault / attempt.end events to RUNDIR/events.jsonl (one
  *      write() each, O_APPEND), which the runner copies into the trace.
- * A simulated worker would carry out the same plans without processes.
+ * In simulated mode no shim runs: the emulator's simulated workers (emulator/simclock.c) carry
+ * out the same plans, with the output this file would print (runner.c, sim_stdout).
  */
 #include <curl/curl.h>
 #include <errno.h>

@@ -1,9 +1,12 @@
 -- S3 PutObject of SIZE bytes (default 4096) to BUCKET, a new key per request, path style.
 dofile(os.getenv("BENCH_DIR") .. "/common.lua")
+dofile(os.getenv("BENCH_DIR") .. "/s3_auth.lua")
 local bucket = os.getenv("BUCKET") or "bench"
 local body = string.rep("x", tonumber(os.getenv("SIZE") or "4096"))
 local threads = 0
 local n = 0
+local headers = {["Content-Type"] = "application/octet-stream"}
+for k, v in pairs(s3_headers) do headers[k] = v end
 
 function setup(thread)
   threads = threads + 1
@@ -12,6 +15,5 @@ end
 
 function request()
   n = n + 1
-  return wrk.format("PUT", "/" .. bucket .. "/put-" .. tid .. "-" .. n,
-                    {["Content-Type"] = "application/octet-stream"}, body)
+  return wrk.format("PUT", "/" .. bucket .. "/put-" .. tid .. "-" .. n, headers, body)
 end

@@ -466,12 +466,18 @@ class ControlAndBindingTest(unittest.TestCase):
         dsstest._live.append(p)
         return p, p.stdout.readline()
 
+    def stop(self, p):
+        """Stops a running emulator; a clean exit (no sanitizer report) is part of the test."""
+        dsstest.stop_process(p)
+        self.assertEqual(p.returncode, 0)
+
     def test_loopback_verify_control_is_open_and_start_line_says_so(self):
         p, line = self.start("127.0.0.1:0", "--auth", "verify", "--credentials", self.creds)
         self.assertIn("auth: verify, 2 key pairs", line)
         port = int(re.search(r":(\d+) ", line).group(1))
         for path in ("/_dss/health", "/_dss/instances"):
             self.assertEqual(http_call(port, "GET", path, {})[0], 200, path)
+        self.stop(p)
 
     def test_bad_credentials_file_is_refused_at_start(self):
         bad = os.path.join(self.tmp, "bad")
@@ -498,7 +504,7 @@ class ControlAndBindingTest(unittest.TestCase):
         self.assertEqual(http_call(port, "GET", "/_dss/health", {}, host=ip)[0], 200)
         status, _, body = http_call(port, "GET", "/_dss/instances", {}, host=ip)
         self.assertEqual((status, xml_code(body)[0]), (403, "AccessDenied"), body)
-        dsstest.stop_process(p)
+        self.stop(p)
         # --auth verify: control endpoints answer a signed request from a non-loopback peer.
         p, line = self.start(ip + ":0", "--auth", "verify", "--credentials", self.creds)
         self.assertIn("PUBLIC address: signed requests only", line)
@@ -514,6 +520,7 @@ class ControlAndBindingTest(unittest.TestCase):
         sqs = boto3.client("sqs", endpoint_url="http://%s:%d" % (ip, port), region_name="us-east-1",
                            aws_access_key_id=BOB[0], aws_secret_access_key=BOB[1])
         self.assertIn("QueueUrl", sqs.create_queue(QueueName="public"))
+        self.stop(p)
 
 
 if __name__ == "__main__":

@@ -217,6 +217,74 @@ class TestScenarioRuns(unittest.TestCase):
         self.assertEqual(rc, 0, out + err)
         self.assertIn("every job's history matches the recorded trace", out)
 
+    def test_simulated_smoke_repeats_byte_for_byte(self):
+        """Simulated mode (virtual time, workers inside the emulator): three runs of one seed give
+        the same trace, byte for byte, and the runner says so."""
+        trace = os.path.join(self.tmp, "t.jsonl")
+        rc, out, err = run("run", os.path.join(SCENARIOS, "smoke-simulated.json"), "--trace", trace, "--repeat", "3")
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(out.count(": PASSED"), 3, out)
+        hashes = re.findall(r"trace sha256 ([0-9a-f]{64})", out)
+        self.assertGreaterEqual(len(hashes), 3, out)
+        self.assertEqual(len(set(hashes)), 1, out)
+        self.assertIn("repeat 2: trace sha256 %s identical to run 1" % hashes[0], out)
+        self.assertIn("repeat 3: trace sha256 %s identical to run 1" % hashes[0], out)
+        texts = []
+        for i in (1, 2, 3):
+            with open(os.path.join(self.tmp, "t-%d.jsonl" % i), "rb") as f:
+                texts.append(f.read())
+        self.assertEqual(texts[0], texts[1])
+        self.assertEqual(texts[0], texts[2])
+        events = [json.loads(l) for l in texts[0].decode().splitlines()]
+        self.assertEqual(events[0]["details"]["mode"], "simulated")
+        self.assertEqual(sum(e["kind"] == "attempt.end" for e in events), 3)
+        for d in re.findall(r"run directory (\S+)", err):
+            self.assertEqual(processes_under(d), [])
+            self.assertFalse(os.path.exists(d))
+
+    def test_simulated_faults_hit_the_planned_attempts(self):
+        """A worker crash and a Spot interruption planned for first attempts happen on the virtual
+        clock at their phase, and the run repeats with the same trace."""
+        with open(os.path.join(SCENARIOS, "smoke-simulated.json")) as f:
+            scn = json.load(f)
+        scn["emulator"] = {"spot_notice": 20, "ssm_dead_agent": "terminated"}
+        scn["jobs"] = [{"count": 3, "id": "f-{i}", "runtime": 600, "retry": 3}]
+        scn["faults"] = [{"type": "worker_crash", "job": "f-0", "attempt": 1, "phase": "running"},
+                         {"type": "spot_interruption", "job": "f-1", "attempt": 1, "phase": "started", "notice": 20}]
+        scn["fleet"]["max_instances"] = 3
+        # The seed workflow keeps its execution on the dead instance: SendCommand fails there and
+        # each failure spends a retry, so both interrupted jobs end Failed "3 of 3" after one attempt.
+        scn["expect"] = {"status": {"Successful": 1, "Failed": 2},
+                         "jobs": {"f-0": {"status": "Failed", "attempts": 1}, "f-1": {"status": "Failed", "attempts": 1},
+                                  "f-2": {"status": "Successful", "attempts": 1}}}
+        path = os.path.join(self.tmp, "faults.json")
+        write(path, json.dumps(scn))
+        trace = os.path.join(self.tmp, "t.jsonl")
+        rc, out, err = run("run", path, "--trace", trace, "--repeat", "2")
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("repeat 2: trace sha256", out)
+        self.assertNotIn("DIFFERS", out)
+        with open(os.path.join(self.tmp, "t-1.jsonl")) as f:
+            events = [json.loads(l) for l in f]
+        faults = sorted((e["job"], e["details"]["fault"]) for e in events if e["kind"] == "attempt.fault")
+        self.assertEqual(faults, [("f-0", "worker_crash"), ("f-1", "spot_interruption")])
+        # The crash came half-way through the 600 s run, on the virtual clock.
+        start = next(e["vt"] for e in events if e["kind"] == "attempt.start" and e["job"] == "f-0")
+        crash = next(e["vt"] for e in events if e["kind"] == "attempt.fault" and e["job"] == "f-0")
+        self.assertEqual(crash - start, 300000)
+        for d in re.findall(r"run directory (\S+)", err):
+            self.assertEqual(processes_under(d), [])
+
+    def test_simulated_mode_refuses_what_it_cannot_do(self):
+        with open(os.path.join(SCENARIOS, "smoke-simulated.json")) as f:
+            scn = json.load(f)
+        scn["jobs"][0]["via"] = "s3"
+        path = os.path.join(self.tmp, "s3.json")
+        write(path, json.dumps(scn))
+        rc, out, err = run("run", path)
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("S3 resource automation needs real workers", err)
+
     def test_blog_example(self):
         junit = os.path.join(self.tmp, "j.xml")
         rc, out, err = run("run", os.path.join(SCENARIOS, "blog-example.json"), "--junit", junit)

@@ -1,11 +1,15 @@
 """Worker processes, the fault control API and its CLI, and the in-worker aws/sudo."""
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import unittest
 
+import boto3
+import botocore.config
 import botocore.exceptions
 
 from dsstest import BIN, Emulator, client, temp_dir, wait_until
@@ -170,6 +174,65 @@ class S3ShimTest(InstancesTestCase):
         self.assertEqual(inv["Status"], "Failed")
         self.assertEqual(inv["StandardOutputContent"].count("upload:"), 2)  # the second sync had nothing to do
         self.assertIn("download failed: s3://jobs/missing to ./x", inv["StandardErrorContent"])
+
+
+class SignedWorkerTest(InstancesTestCase):
+    """Under --auth verify a worker's own calls (SSM registration, command polls and replies) and
+    the in-worker aws are signed with the key pair the emulator gives it: the first pair of the
+    credentials file. The clock runs at speed 1 (signature dates are checked against it); boot
+    and status checks are shortened through the control API instead."""
+
+    emulator_args = ()
+    KEY = ("AKIDWORKERTEST", "worker-test-secret")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="dss-test-")
+        creds = os.path.join(cls.tmp, "credentials")
+        with open(creds, "w") as f:
+            f.write("[first]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                    "[other]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = other\n" % cls.KEY)
+        cls.emulator_args = ("--auth", "verify", "--credentials", creds)
+        try:
+            super().setUpClass()
+        except Exception:
+            shutil.rmtree(cls.tmp, True)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.tmp, True)
+
+    def client(self, service, **config):
+        cfg = botocore.config.Config(retries={"max_attempts": 0}, read_timeout=60, **config)
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id=self.KEY[0], aws_secret_access_key=self.KEY[1], config=cfg)
+
+    def test_job_copies_in_and_out_of_s3(self):
+        # Verification is really on: the harness's default test/test pair is refused.
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            client(self.endpoint, "s3").list_buckets()
+        self.assertEqual(cm.exception.response["Error"]["Code"], "InvalidAccessKeyId")
+        self.assertEqual(self.ctl("/_dss/settings", "POST", boot_ms=200, status_ms=200)[0], 200)
+        s3, ssm = self.client("s3"), self.client("ssm")
+        s3.create_bucket(Bucket="signed")
+        s3.put_object(Bucket="signed", Key="in/data.txt", Body=b"hello signed world\n")
+        [iid] = self.launch(1)  # waits for the worker's signed UpdateInstanceInformation
+        self.assertEqual(self.instances()[iid]["state"], "running")
+        cid = ssm.send_command(InstanceIds=[iid], DocumentName="AWS-RunShellScript", Parameters={"commands": [
+            "aws s3 cp s3://signed/in/data.txt data.txt", "tr a-z A-Z < data.txt > result.txt",
+            "aws s3 cp result.txt 's3://signed/out/result ~1.txt'", "aws s3 ls s3://signed/out/"]})[
+            "Command"]["CommandId"]
+        inv = self.wait_command(cid, iid, timeout=60)
+        self.assertEqual(inv["Status"], "Success", inv["StandardErrorContent"])
+        self.assertIn("download: s3://signed/in/data.txt to ./data.txt", inv["StandardOutputContent"])
+        self.assertIn("upload: ./result.txt to s3://signed/out/result ~1.txt", inv["StandardOutputContent"])
+        self.assertEqual(s3.get_object(Bucket="signed", Key="out/result ~1.txt")["Body"].read(),
+                         b"HELLO SIGNED WORLD\n")
+        self.assertNotIn("SignatureDoesNotMatch", self.emulator.log())
 
 
 if __name__ == "__main__":

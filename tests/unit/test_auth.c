@@ -268,16 +268,18 @@ static void test_s3_doc_header(void **state)
     assert_string_equal(res.message, "The request signature we calculated does not match the signature you "
                                      "provided. Check your key and signing method.");
     assert_int_equal(res.nextra, 4);
-    assert_string_equal(res.extra_name[1], "StringToSign");
-    assert_non_null(strstr(res.extra_value[3], "range:bytes=0-8\n"));
+    const char *name;
+    assert_non_null(dss_auth_extra(&res, 1, &name));
+    assert_string_equal(name, "StringToSign");
+    assert_non_null(strstr(dss_auth_extra(&res, 3, &name), "range:bytes=0-8\n"));
     dss_auth_result_free(&res);
     /* 15 minutes either way is the allowance. */
     doc_get(&r);
     assert_int_equal(verdict(DSS_AUTH_S3, "s3", &r, "", t + 15 * 60000, NULL, 0), OK);
     assert_int_equal(check(DSS_AUTH_S3, "s3", &r, "", t + 15 * 60000 + 1000, &res), DSS_E_RequestTimeTooSkewed);
-    assert_string_equal(res.extra_name[0], "RequestTime");
-    assert_string_equal(res.extra_value[0], "20130524T000000Z");
-    assert_string_equal(res.extra_value[2], "900000");
+    assert_string_equal(dss_auth_extra(&res, 0, &name), "20130524T000000Z");
+    assert_string_equal(name, "RequestTime");
+    assert_string_equal(dss_auth_extra(&res, 2, &name), "900000");
     dss_auth_result_free(&res);
     assert_int_equal(verdict(DSS_AUTH_S3, "s3", &r, "", t - 16 * 60000, NULL, 0), DSS_E_RequestTimeTooSkewed);
     /* S3 wants x-amz-content-sha256, and only its known forms. */
@@ -291,7 +293,7 @@ static void test_s3_doc_header(void **state)
     r.h[4].value = "AWS4-HMAC-SHA256 Credential=AKIDNOBODY/20130524/us-east-1/s3/aws4_request,"
                    "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,Signature=f0e8";
     assert_int_equal(check(DSS_AUTH_S3, "s3", &r, "", t, &res), DSS_E_InvalidAccessKeyId);
-    assert_string_equal(res.extra_value[0], "AKIDNOBODY");
+    assert_string_equal(dss_auth_extra(&res, 0, &name), "AKIDNOBODY");
     dss_auth_result_free(&res);
     r.h[4].value = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/sqs/aws4_request,"
                    "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,Signature=f0e8";
@@ -318,9 +320,10 @@ static void test_s3_doc_presigned(void **state)
     struct dss_auth_result res;
     assert_int_equal(check(DSS_AUTH_S3, "s3", &r, "", t + 86401 * 1000LL, &res), DSS_E_S3AccessDenied);
     assert_string_equal(res.message, "Request has expired");
-    assert_string_equal(res.extra_name[0], "X-Amz-Expires");
-    assert_string_equal(res.extra_value[0], "86400");
-    assert_string_equal(res.extra_value[1], "2013-05-25T00:00:00Z");
+    const char *name;
+    assert_string_equal(dss_auth_extra(&res, 0, &name), "86400");
+    assert_string_equal(name, "X-Amz-Expires");
+    assert_string_equal(dss_auth_extra(&res, 1, &name), "2013-05-25T00:00:00Z");
     dss_auth_result_free(&res);
     /* Before its date (beyond the allowance) it is not valid yet. */
     assert_int_equal(verdict(DSS_AUTH_S3, "s3", &r, "", t - 16 * 60000, msg, sizeof msg), DSS_E_S3AccessDenied);

@@ -4,8 +4,9 @@
  *
  * The group setup starts $DSS_BIN_DIR/dss-emulator on a free port (--ephemeral); the group
  * teardown stops it, also after a failed assertion. Every task runs through the engine as a
- * one-state machine, the way the seed workflow calls it. Tests that need EC2 or SSM skip with a
- * message when the emulator does not serve them.
+ * one-state machine, the way the seed workflow calls it; the hardened workflow's tasks likewise.
+ * The client's retry of a connection reset uses the emulator's reset fault. Tests that need EC2
+ * or SSM skip with a message when the emulator does not serve them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -682,6 +683,322 @@ static void test_missing_field_is_keyerror(void **state)
     assert_non_null(strstr(o.cause, "sqs_name"));
 }
 
+/* ---- the hardened workflow's tasks ---- */
+
+/* The hardened workflow loads with this task table (every Resource is one of ours), starts
+ * with its Settings and names its settings' visibility timeout. */
+static void test_hardened_workflow_loads(void **state)
+{
+    (void)state;
+    char path[1024], err[512];
+    snprintf(path, sizeof path, "%s/fixtures/workflows/hardened.asl.json", DSS_SOURCE_DIR);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char text[1 << 20];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    engine_set_resolver_table(seed_tasks, seed_ntasks);
+    struct asl_machine *m = asl_load(text, n, engine_resolve, err, sizeof err);
+    if (!m)
+        fail_msg("%s: %s", path, err);
+    asl_free(m);
+    cJSON *def = cJSON_Parse(text);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(def, "StartAt")), "Settings");
+    cJSON *vt = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(def, "States"),
+                                                                            "Settings"), "Result"),
+                                    "visibility_timeout");
+    assert_true(cJSON_IsNumber(vt) && vt->valuedouble >= 60);
+    /* No state deletes the message before the outcome is recorded: DeleteJob's only
+     * predecessors are SQSOut, FailedJob and the retry decision. */
+    static const char *const before_delete[] = {"SQSOut", "FailedJob", "YesNoRetryFinished"};
+    cJSON *st;
+    cJSON_ArrayForEach(st, cJSON_GetObjectItem(def, "States"))
+    {
+        const char *next = cJSON_GetStringValue(cJSON_GetObjectItem(st, "Next"));
+        const char *dflt = cJSON_GetStringValue(cJSON_GetObjectItem(st, "Default"));
+        if ((next && !strcmp(next, "DeleteJob")) || (dflt && !strcmp(dflt, "DeleteJob"))) {
+            int known = 0;
+            for (size_t i = 0; i < 3; i++)
+                known |= !strcmp(st->string, before_delete[i]);
+            if (!known)
+                fail_msg("state %s leads to DeleteJob", st->string);
+        }
+    }
+    cJSON_Delete(def);
+}
+
+
+static void test_hardened_command_state(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *status, *details, *want;
+    } cases[] = {
+        {"Pending", "Pending", "pending"},       {"InProgress", "InProgress", "pending"},
+        {"Delayed", "Delayed", "pending"},       {"Cancelling", "Cancelling", "pending"},
+        {"Success", "Success", "success"},       {"Failed", "Failed", "failed"},
+        {"TimedOut", "Execution Timed Out", "failed"}, {"Cancelled", "Cancelled", "failed"},
+        {"Failed", "Undeliverable", "lost"},     {"Failed", "Terminated", "lost"},
+        {"TimedOut", "Delivery Timed Out", "lost"}, {"Whatever", NULL, "lost"},
+        {NULL, NULL, "lost"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        assert_string_equal(hardened_command_state(cases[i].status, cases[i].details), cases[i].want);
+}
+
+static void test_confirmoutput(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *want, *status, *cmd, *inst;
+        int code;
+        const char *result;
+    } cases[] = {
+        {"Hello", "Success", "c1", NULL, 0, "success"},
+        {"Hello EVERYONE", "Success", "c1", NULL, 0, "fail"},
+        {" ", "Success", "c1", NULL, 0, "success"},        /* blank: exit code 0 is enough */
+        {"", "Success", "c1", NULL, 2, "fail"},             /* ... and needed */
+        {"Hello", "Failed", "c1", NULL, 0, "fail"},
+        {"Hello", "Success", "c2", NULL, 0, "fail"},        /* another command's invocation */
+        {"Hello", "Success", "c1", "i-0other", 0, "fail"},  /* another instance's */
+        {"success", "Success", "c1", NULL, 0, "fail"},      /* not in the status value's text */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char extra[1024];
+        snprintf(extra, sizeof extra,
+                 ",\"CommandId\":\"c1\",\"job_details\":{\"job_success_string\":\"%s\"},"
+                 "\"jobstatus\":[\"success\",{\"CommandId\":\"%s\",\"InstanceId\":\"%s\",\"Status\":\"%s\","
+                 "\"ResponseCode\":%d,\"StandardOutputContent\":\"Hello World\\n\"}]",
+                 cases[i].want, cases[i].cmd, cases[i].inst ? cases[i].inst
+                                                             : instance_id[0] ? instance_id : "i-00000000000000000",
+                 cases[i].status, cases[i].code);
+        char *in = doc("nothing", extra);
+        struct outcome o = run_task("ConfirmOutput", NULL, in);
+        assert_true(o.ok);
+        if (strcmp(result_str(&o), cases[i].result))
+            fail_msg("case %zu: %s, want %s", i, result_str(&o), cases[i].result);
+        cJSON_Delete(o.out);
+        free(in);
+    }
+    /* The seed's exception answer is never a success, even with a blank success string. */
+    char *in = doc("nothing", ",\"CommandId\":\"c1\",\"job_details\":{\"job_success_string\":\" \"},"
+                              "\"jobstatus\":[\"success\",\"null\"]");
+    struct outcome o = run_task("ConfirmOutput", NULL, in);
+    assert_string_equal(result_str(&o), "fail");
+    cJSON_Delete(o.out);
+    free(in);
+}
+
+/* GetJob with a settings visibility timeout, KeepJob, ReleaseJob and SQSCheckInFlight on one
+ * message. */
+static void test_keepjob_releasejob_inflight(void **state)
+{
+    (void)state;
+    free(receive_from("st-job-queue"));
+    free(receive_from("st-job-queue"));
+    send_to("st-job-queue", "{\"job_id\":\"held\"}");
+    char *in = doc("nothing", ",\"settings\":{\"visibility_timeout\":600}");
+    struct outcome o = run_task("GetJob", NULL, in);
+    if (!o.ok)
+        fail_msg("%s: %s", o.error, o.cause);
+    char *raw = cJSON_PrintUnformatted(cJSON_GetObjectItem(o.out, "r"));
+    cJSON_Delete(o.out);
+    free(in);
+    char extra[4096];
+    assert_true(strlen(raw) < 3900);
+    snprintf(extra, sizeof extra, ",\"settings\":{\"visibility_timeout\":600},\"raw_message\":%s", raw);
+    char *held = doc("nothing", extra);
+
+    /* Received, held for 600 s: nothing visible, one in flight. */
+    o = run_task("SQSCheckInFlight", NULL, held);
+    assert_true(o.ok);
+    assert_string_equal(result_str(&o), "InFlight");
+    cJSON_Delete(o.out);
+    o = run_task("SQSCheck", NULL, held); /* the seed's check misses it */
+    assert_string_equal(result_str(&o), "Zero");
+    cJSON_Delete(o.out);
+    o = run_task("KeepJob", NULL, held);
+    if (!o.ok)
+        fail_msg("%s: %s", o.error, o.cause);
+    assert_string_equal(result_str(&o), "200");
+    cJSON_Delete(o.out);
+    o = run_task("GetJob", NULL, held);
+    assert_string_equal(o.error, "QueueEmpty");
+
+    /* Released: visible again at once, the same message. */
+    o = run_task("ReleaseJob", NULL, held);
+    if (!o.ok)
+        fail_msg("%s: %s", o.error, o.cause);
+    cJSON_Delete(o.out);
+    o = run_task("SQSCheckInFlight", NULL, held);
+    assert_string_equal(result_str(&o), "NotZero");
+    cJSON_Delete(o.out);
+    char *body = receive_from("st-job-queue");
+    assert_non_null(body);
+    assert_string_equal(body, "{\"job_id\":\"held\"}");
+    free(body);
+    o = run_task("SQSCheckInFlight", NULL, held);
+    assert_string_equal(result_str(&o), "Zero");
+    cJSON_Delete(o.out);
+
+    /* A receipt handle that no longer holds anything is an error the Catch sees. */
+    o = run_task("KeepJob", NULL, held);
+    assert_false(o.ok);
+    assert_true(strlen(o.error) > 0);
+    free(held);
+    free(raw);
+}
+
+/* An instance of its own: CheckInstance ok, CheckCommand on a failing and a succeeding command,
+ * ConfirmOutput on the real invocation, then gone after TerminateInstances. */
+static void test_checkinstance_checkcommand(void **state)
+{
+    (void)state;
+    NEED(have_ec2 && have_ssm, "EC2 and SSM");
+    static const char *const kv[] = {"ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1",
+                                     "InstanceType", "t3.micro", NULL};
+    struct res ri = query_call(&aws_ec2, "RunInstances", kv);
+    assert_string_equal(ri.error, "");
+    char id[64] = "";
+    aws_xml_text(xmlDocGetRootElement(ri.xml), "instancesSet/item/instanceId", id, sizeof id);
+    res_free(&ri);
+    char base[256];
+    snprintf(base, sizeof base, "{\"input\":{\"instance_id\":\"%s\",\"table\":\"st-job-monitoring\"}", id);
+    char in[2048];
+    snprintf(in, sizeof in, "%s}", base);
+    struct outcome o = run_task("WaitEC2", NULL, in);
+    if (!o.ok)
+        fail_msg("%s: %s", o.error, o.cause);
+    cJSON_Delete(o.out);
+    o = run_task("CheckInstance", NULL, in);
+    assert_true(o.ok);
+    assert_string_equal(result_str(&o), "ok");
+    cJSON_Delete(o.out);
+
+    static const struct {
+        const char *command, *want_state, *success_string, *confirm;
+    } cmds[] = {{"echo partial; exit 3", "failed", "partial", "fail"}, {"echo all done", "success", "done", "success"}};
+    for (size_t k = 0; k < 2; k++) {
+        snprintf(in, sizeof in,
+                 "%s,\"job_details\":{\"job_id\":\"cc%zu\",\"ssm_document\":\"AWS-RunShellScript\","
+                 "\"commands\":[\"%s\"],\"job_success_string\":\"%s\"}}",
+                 base, k, cmds[k].command, cmds[k].success_string);
+        /* Status checks pass before the instance's agent (its worker process) has registered
+         * on a loaded machine: SendCommand answers InvalidInstanceId until it has. */
+        for (int i = 0; i < 240; i++) {
+            o = run_task("StartJob", NULL, in);
+            if (o.ok || strcmp(o.error, "InvalidInstanceId"))
+                break;
+            int t = 0;
+            runtime_wait(&rt, &t, 250);
+        }
+        if (!o.ok)
+            fail_msg("%s: %s", o.error, o.cause);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "%s", result_str(&o));
+        cJSON_Delete(o.out);
+        in[strlen(in) - 1] = '\0';
+        char *p = in + strlen(in);
+        snprintf(p, sizeof in - (size_t)(p - in), ",\"CommandId\":\"%s\"}", cmd);
+        const char *st = NULL;
+        for (int i = 0; i < 150; i++) {
+            o = run_task("CheckCommand", NULL, in);
+            if (!o.ok)
+                fail_msg("%s: %s", o.error, o.cause);
+            st = cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(o.out, "r"), 0));
+            if (strcmp(st, "pending") != 0)
+                break;
+            cJSON_Delete(o.out);
+            o.out = NULL;
+            int t = 0;
+            runtime_wait(&rt, &t, 200);
+        }
+        assert_string_equal(st, cmds[k].want_state);
+        /* ConfirmOutput on the real invocation (its result moved to $.jobstatus). */
+        cJSON *doc_in = cJSON_Parse(in);
+        cJSON_AddItemToObject(doc_in, "jobstatus", cJSON_DetachItemFromObject(o.out, "r"));
+        cJSON_Delete(o.out);
+        char *t = cJSON_PrintUnformatted(doc_in);
+        o = run_task("ConfirmOutput", NULL, t);
+        assert_string_equal(result_str(&o), cmds[k].confirm);
+        cJSON_Delete(o.out);
+        free(t);
+        cJSON_Delete(doc_in);
+    }
+
+    /* An invocation that never existed: the error, for the state's Retry and Catch. */
+    snprintf(in, sizeof in, "%s,\"CommandId\":\"00000000-0000-0000-0000-000000000000\"}", base);
+    o = run_task("CheckCommand", NULL, in);
+    assert_false(o.ok);
+    assert_string_equal(o.error, "InvocationDoesNotExist");
+
+    const char *kv2[] = {"InstanceId.1", id, NULL};
+    struct res d = query_call(&aws_ec2, "TerminateInstances", kv2);
+    assert_string_equal(d.error, "");
+    res_free(&d);
+    snprintf(in, sizeof in, "%s}", base);
+    o = run_task("CheckInstance", NULL, in);
+    assert_string_equal(result_str(&o), "gone");
+    cJSON_Delete(o.out);
+    o = run_task("CheckInstance", NULL, "{\"input\":{\"instance_id\":\"i-0000000000000dead\"}}");
+    assert_string_equal(result_str(&o), "gone");
+    cJSON_Delete(o.out);
+}
+
+/* ---- connection resets (the emulator's reset fault) ---- */
+
+struct attempts_res {
+    int done, attempts;
+    char error[64];
+};
+
+static void keep_attempts(void *arg, const struct aws_response *r)
+{
+    struct attempts_res *s = arg;
+    s->done = 1;
+    s->attempts = r->attempts;
+    snprintf(s->error, sizeof s->error, "%s", r->error ? r->error : "");
+}
+
+static void arm_reset(const char *op, int count)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "curl -sf -o /dev/null -X POST '%s/_dss/faults/api?service=sqs&operation=%s&nth=1&count=%d&action=reset'",
+             endpoint, op, count);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A connection closed without an answer is retried like the SDKs' standard mode; when every
+ * attempt is reset, the caller gets NetworkError. A fresh client each time: curl itself
+ * silently retries a request whose *reused* connection died, which would hide the reset. */
+static void test_client_retries_connection_reset(void **state)
+{
+    (void)state;
+    arm_reset("ListQueues", 1);
+    struct runtime r2;
+    char err[256];
+    struct aws_client_options opt = {3, 4, 30000};
+    sched_clock_virtual(sched_now_ms()); /* the retry delay passes without real time */
+    assert_int_equal(runtime_init(&r2, &opt, err, sizeof err), 0);
+    struct attempts_res s = {0};
+    assert_int_equal(runtime_call_json(&r2, &aws_sqs, "ListQueues", cJSON_CreateObject(), keep_attempts, &s), 0);
+    runtime_cleanup(&r2);
+    assert_string_equal(s.error, "");
+    assert_int_equal(s.attempts, 2);
+
+    arm_reset("ListQueues", 2);
+    struct aws_client_options one = {2, 4, 30000};
+    assert_int_equal(runtime_init(&r2, &one, err, sizeof err), 0);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(runtime_call_json(&r2, &aws_sqs, "ListQueues", cJSON_CreateObject(), keep_attempts, &s), 0);
+    runtime_cleanup(&r2);
+    sched_clock_set(NULL, NULL);
+    assert_string_equal(s.error, "NetworkError");
+    assert_int_equal(s.attempts, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -696,6 +1013,12 @@ int main(void)
         cmocka_unit_test(test_waitec2_startjob_checkjob_terminate),
         cmocka_unit_test(test_waitec2_unknown_instance),
         cmocka_unit_test(test_missing_field_is_keyerror),
+        cmocka_unit_test(test_hardened_workflow_loads),
+        cmocka_unit_test(test_hardened_command_state),
+        cmocka_unit_test(test_confirmoutput),
+        cmocka_unit_test(test_keepjob_releasejob_inflight),
+        cmocka_unit_test(test_checkinstance_checkcommand),
+        cmocka_unit_test(test_client_retries_connection_reset),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
