@@ -23,6 +23,11 @@ void form_free(struct dss_kv *kv, size_t n);
 /* The value of the first pair named name, or NULL. */
 const char *form_get(const struct dss_kv *kv, size_t n, const char *name);
 
+/* A JSON-protocol request body: exactly one JSON value (RFC 8259: no raw control characters in
+ * strings, nothing but whitespace after it). Returns a new tree, or NULL if the body is not one.
+ * Sets *escaped_nul when a string held \u0000 (cJSON cuts the string there). */
+cJSON *json_body_parse(const char *body, size_t len, int *escaped_nul);
+
 /* An embedded service model by file name ("sqs-query"), parsed on first use; NULL if none. */
 const cJSON *dss_model(const char *name);
 

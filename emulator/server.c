@@ -490,42 +490,6 @@ static const struct dss_operation *find_op(const struct dss_service *s, const ch
     return NULL;
 }
 
-/* JSON (RFC 8259) allows no raw control character inside a string, and between tokens none but
- * TAB, LF and CR. cJSON takes both (a raw NUL then cuts a string short, so "w0<NUL>x" would name
- * the key "w0"), so the body is checked before parsing. Returns -1 if it holds one. Sets
- * *escaped_nul when a string holds \u0000: cJSON ends the string there too, and the service
- * refuses the cut value. */
-static int json_control_characters(const char *p, size_t n, int *escaped_nul)
-{
-    int in_string = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        if (ch < 0x20 && (in_string || (ch != '\t' && ch != '\n' && ch != '\r')))
-            return -1;
-        if (!in_string)
-            in_string = ch == '"';
-        else if (ch == '"')
-            in_string = 0;
-        else if (ch == '\\' && i + 1 < n) { /* an escape pair: its second byte never ends the string */
-            ch = (unsigned char)p[++i];
-            if (ch < 0x20)
-                return -1;
-            if (ch == 'u' && n - i > 4 && strncmp(p + i + 1, "0000", 4) == 0)
-                *escaped_nul = 1;
-        }
-    }
-    return 0;
-}
-
-/* 1 if [p, end) is JSON whitespace only: what may follow the value (cJSON stops after it). */
-static int json_only_whitespace(const char *p, const char *end)
-{
-    for (; p && p < end; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-            return 0;
-    return p == end;
-}
-
 /* X-Amz-Target: "DynamoDB_20120810.PutItem". */
 static int parse_json_request(struct dss_call *c, const char *target)
 {
@@ -546,10 +510,7 @@ static int parse_json_request(struct dss_call *c, const char *target)
         c->params = cJSON_CreateObject();
         return 0;
     }
-    const char *end = NULL;
-    if (json_control_characters(c->body.data, c->body.len, &c->params_nul) ||
-        !(c->params = cJSON_ParseWithLengthOpts(c->body.data, c->body.len, &end, 0)) ||
-        !json_only_whitespace(end, c->body.data + c->body.len))
+    if (!(c->params = json_body_parse(c->body.data, c->body.len, &c->params_nul)))
         return dss_fail(c, DSS_E_SerializationException, "The request body could not be parsed as JSON.");
     if (!cJSON_IsObject(c->params))
         return dss_fail(c, DSS_E_SerializationException,
