@@ -158,7 +158,7 @@ static int fold(const struct trace *t, struct folded *f)
         j->id = e->job;
         j->submit_line = e->line;
         j->submit_vt = e->vt_ms;
-        j->retry = (int)dnum(e->details, "retry", 0);
+        j->retry = (int)trace_clamp(dnum(e->details, "retry", 0), 0, INT_MAX - 1, 0); /* retry + 1 must fit */
         j->success = dstr(e->details, "success_string");
         const char *via = dstr(e->details, "via");
         j->via_s3 = via && !strcmp(via, "s3");
@@ -190,7 +190,7 @@ static int fold(const struct trace *t, struct folded *f)
                 a->end_line = e->line;
                 a->end_vt = e->vt_ms;
                 a->ended = 1;
-                a->exit_code = (int)dnum(e->details, "exit_code", 0);
+                a->exit_code = (int)trace_clamp(dnum(e->details, "exit_code", 0), INT_MIN, INT_MAX, 0);
                 a->success_printed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e->details, "success_printed"));
             } else if (!strcmp(kind, "attempt.fault") && !a->fault_line) {
                 a->fault_line = e->line;

@@ -126,7 +126,7 @@ static void bars_build(struct bars *b, const cJSON *attempts)
     long i = 0;
     cJSON_ArrayForEach(a, attempts) {
         b->r[b->n].job = dstr(a, "job");
-        b->r[b->n].attempt = (int)dnum(a, "attempt", 0);
+        b->r[b->n].attempt = (int)trace_clamp(dnum(a, "attempt", 0), INT_MIN, INT_MAX, 0);
         b->r[b->n++].index = i++;
     }
     qsort(b->r, b->n, sizeof *b->r, cmp_bar);
@@ -211,7 +211,7 @@ static cJSON *attempts_data(const struct trace *t, struct rows *rows, cJSON *mar
                 continue;
             if (is_end) {
                 cJSON_ReplaceItemInObject(x, "end", cJSON_CreateNumber((double)e->vt_ms));
-                int code = (int)dnum(e->details, "exit_code", 0);
+                int code = (int)trace_clamp(dnum(e->details, "exit_code", 0), INT_MIN, INT_MAX, 0);
                 cJSON_ReplaceItemInObject(x, "exit_code", cJSON_CreateNumber(code));
                 int printed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e->details, "success_printed"));
                 cJSON_ReplaceItemInObject(x, "outcome", cJSON_CreateString(code == 0 && printed ? "success" : "failed"));
@@ -224,9 +224,9 @@ static cJSON *attempts_data(const struct trace *t, struct rows *rows, cJSON *mar
     /* An attempt without an end whose instance went away was interrupted; it ends there. */
     for (int j = 0; j < n && idx; j++) {
         cJSON *x = idx[j];
-        long r = (long)dnum(x, "row", -1);
+        long r = (long)trace_clamp(dnum(x, "row", -1), -1, (double)rows->n, -1);
         if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(x, "end")) && r > 0 && rows->end[r - 1] >= 0 &&
-            rows->end[r - 1] >= (int64_t)dnum(x, "start", 0)) {
+            rows->end[r - 1] >= (int64_t)trace_clamp(dnum(x, "start", 0), -9e18, 9e18, 0)) {
             cJSON_ReplaceItemInObject(x, "end", cJSON_CreateNumber((double)rows->end[r - 1]));
             cJSON_ReplaceItemInObject(x, "outcome", cJSON_CreateString("interrupted"));
         }

@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 
 #define TRACE_MAX_LINE (4u << 20) /* longest line the reader accepts */
@@ -37,6 +38,13 @@ struct trace {
     FILE *out;             /* NULL: memory only */
     pthread_mutex_t lock;
 };
+
+/* A trace number as a whole number within [lo, hi] (dflt if NaN). Traces are files a user may
+ * hand over, and converting a double outside an integer type's range is undefined behaviour. */
+static inline double trace_clamp(double x, double lo, double hi, double dflt)
+{
+    return x != x ? dflt : x < lo ? lo : x > hi ? hi : x;
+}
 
 void trace_init(struct trace *t);
 /* Opens path for writing (truncates). Returns 0 or -1 (errno set). */
