@@ -1,7 +1,8 @@
 /* store.c -- object bytes on disk, under DATA/s3/:
  *
  *   objects/<xx>/<id>    the bytes of an object or an uploaded part (xx: the id's first two
- *                        hex digits, so no directory grows past a few thousand entries)
+ *                        hex digits, so no directory grows past a few thousand entries;
+ *                        each made when its first file arrives)
  *   tmp/<id>             a body being received, where O_TMPFILE is not available
  *
  * An id is 32 random hex digits: file names never derive from keys, so no key can name a
@@ -119,17 +120,22 @@ int s3_store_open(const char *data_dir)
     snprintf(path, sizeof path, "%s/objects", root);
     if (make_dir(root) || make_dir(path))
         return -1;
-    spread_subdirectories(path); /* before the subdirectories below are made */
+    spread_subdirectories(path); /* before any subdirectory is made */
     snprintf(path, sizeof path, "%s/tmp", root);
     if (make_dir(path))
         return -1;
     empty_dir(path);
-    for (int i = 0; i < 256; i++) {
-        snprintf(path, sizeof path, "%s/objects/%02x", root, i);
-        if (make_dir(path))
-            return -1;
-    }
     return 0;
+}
+
+/* objects/<xx> for an id, made the first time a file goes there rather than all 256 at
+ * start-up: creating them was the largest part of a fresh emulator's start-up time. Callers try
+ * their operation first and call this only when it failed with ENOENT. */
+static int make_fanout_dir(const char *id)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/objects/%.2s", root, id);
+    return make_dir(path);
 }
 
 static int id_cmp(const void *a, const void *b)
@@ -202,9 +208,13 @@ int s3_tmp_create(struct s3_tmp *t)
     t->buf = NULL;
     t->len = 0;
     t->fd = open(path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (t->fd < 0 && errno == ENOENT && make_fanout_dir(t->id) == 0)
+        t->fd = open(path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
     if (t->fd >= 0)
         return 0;
     t->anonymous = 0;
+    if (make_fanout_dir(t->id)) /* where s3_tmp_place() will rename it */
+        return -1;
     tmp_path(t->id, path, sizeof path);
     t->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     return t->fd < 0 ? -1 : 0;
@@ -312,7 +322,10 @@ int s3_file_link(const char *id, char new_name[S3_FILE_ID])
     new_id(new_name);
     if (object_path(id, from, sizeof from) || object_path(new_name, to, sizeof to))
         return -1;
-    return link(from, to);
+    int rc = link(from, to);
+    if (rc != 0 && errno == ENOENT && access(from, F_OK) == 0 && make_fanout_dir(new_name) == 0)
+        rc = link(from, to);
+    return rc;
 }
 
 /* Through a buffer, when the bytes must be seen (digest) or the kernel cannot copy. The buffer

@@ -126,7 +126,9 @@ class TestPersistence(unittest.TestCase):
         emu.kill()
         sock.close()
         # An orphan such as a crash between placing a file and committing its row would leave.
+        # (Its fan-out directory is made with its first file, so it may not be there yet.)
         orphan = os.path.join(data, "s3", "objects", "ab", "ab" + "0" * 30)
+        os.makedirs(os.path.dirname(orphan), exist_ok=True)
         with open(orphan, "wb") as f:
             f.write(b"orphan")
 
