@@ -164,6 +164,23 @@ void hex_encode(const unsigned char *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+long hex_decode(const char *s, size_t n, unsigned char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (n % 2)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *d = s[i] ? strchr(hex, s[i]) : NULL;
+        if (!d)
+            return -1;
+        if (i % 2 == 0)
+            out[i / 2] = (unsigned char)((d - hex) << 4);
+        else
+            out[i / 2] |= (unsigned char)(d - hex);
+    }
+    return (long)(n / 2);
+}
+
 void md5_hex(const void *p, size_t n, char out[33])
 {
     unsigned char d[16];

@@ -28,6 +28,9 @@ long base64_decode(const char *s, size_t n, unsigned char *out);
 void md5_hex(const void *p, size_t n, char out[33]);
 void sha256_hex(const void *p, size_t n, char out[65]);
 void hex_encode(const unsigned char *p, size_t n, char *out);
+/* The inverse of hex_encode: lower-case digits only, so one value has one spelling. Returns the
+ * number of bytes written to out (n / 2), or -1 on an odd length or any other character. */
+long hex_decode(const char *s, size_t n, unsigned char *out);
 
 /* A random RFC 4122 UUID in lower case; out must hold 37 bytes. */
 void uuid_string(char out[37]);

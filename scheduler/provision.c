@@ -846,7 +846,7 @@ static long queue_depth(struct prov *p, const char *url)
     const cJSON *a, *attrs = cJSON_GetObjectItemCaseSensitive(r.json, "Attributes");
     cJSON_ArrayForEach(a, attrs)
         if (cJSON_IsString(a))
-            n += atol(a->valuestring);
+            n += strtol(a->valuestring, NULL, 10);
     res_free(&r);
     return n;
 }
@@ -1131,8 +1131,7 @@ static int delete_objects(struct prov *p, const cJSON *keys)
     char hex[33];
     unsigned char raw[16];
     md5_hex(body.data, body.len, hex);
-    for (int i = 0; i < 16; i++)
-        sscanf(hex + 2 * i, "%2hhx", &raw[i]);
+    hex_decode(hex, 32, raw);
     struct buf md5;
     buf_init(&md5, 64);
     base64_encode(&md5, raw, sizeof raw);

@@ -632,16 +632,9 @@ static int page_params(struct dss_call *call, const cJSON *params, int64_t max, 
     if (!tok)
         return 0;
     size_t n = strlen(tok);
-    char *name = malloc(n / 2 + 1);
-    int ok = name && n && n % 2 == 0 && n / 2 <= NAME_MAX_BYTES;
-    for (size_t i = 0; ok && i < n / 2; i++) {
-        unsigned byte;
-        ok = sscanf(tok + 2 * i, "%2x", &byte) == 1 && strchr("0123456789abcdef", tok[2 * i]) &&
-             strchr("0123456789abcdef", tok[2 * i + 1]) && byte != 0;
-        if (ok)
-            name[i] = (char)byte;
-    }
-    if (!ok) {
+    char *name = n && n / 2 <= NAME_MAX_BYTES ? malloc(n / 2 + 1) : NULL;
+    long len = name ? hex_decode(tok, n, (unsigned char *)name) : -1;
+    if (len <= 0 || memchr(name, '\0', (size_t)len)) {
         free(name);
         return dss_fail(call, DSS_E_InvalidNextToken, "The nextToken is not valid.");
     }
@@ -688,7 +681,7 @@ static void walk_rows(const struct walk *w, const char *after, int64_t limit, cJ
             keep = keep && row_matches(st, f);
         if (!keep)
             continue;
-        if (n == limit) {
+        if (n == limit && last) { /* (limit >= 1: validated) */
             add_next_token(out, last);
             break;
         }

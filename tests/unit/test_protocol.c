@@ -71,6 +71,23 @@ static void base64_round_trip(void **state)
     assert_int_equal(base64_decode("Zm9v!A==", 8, raw), -1);
 }
 
+static void hex_round_trip(void **state)
+{
+    (void)state;
+    const unsigned char bytes[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff};
+    char hex[2 * sizeof bytes + 1];
+    unsigned char raw[sizeof bytes];
+    hex_encode(bytes, sizeof bytes, hex);
+    assert_string_equal(hex, "00017f80abff");
+    assert_int_equal(hex_decode(hex, strlen(hex), raw), (long)sizeof bytes);
+    assert_memory_equal(raw, bytes, sizeof bytes);
+    assert_int_equal(hex_decode("", 0, raw), 0);
+    assert_int_equal(hex_decode("abc", 3, raw), -1);   /* odd length */
+    assert_int_equal(hex_decode("AB", 2, raw), -1);    /* upper case: not hex_encode's spelling */
+    assert_int_equal(hex_decode("0g", 2, raw), -1);
+    assert_int_equal(hex_decode("a\0", 2, raw), -1);  /* NUL is not a digit */
+}
+
 static void form_bodies(void **state)
 {
     (void)state;
@@ -198,6 +215,7 @@ int main(void)
         cmocka_unit_test(buf_respects_its_cap),
         cmocka_unit_test(url_decoding),
         cmocka_unit_test(base64_round_trip),
+        cmocka_unit_test(hex_round_trip),
         cmocka_unit_test(form_bodies),
         cmocka_unit_test(query_maps_lists_and_nested_structures),
         cmocka_unit_test(query_rejects_values_that_do_not_fit),
