@@ -3,6 +3,7 @@
  * anything), then tests each invariant over those records. */
 #include "check.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,9 +302,13 @@ static const struct c_attempt *last_attempt(const struct c_job *j)
 
 static int check_job(struct check_result *r, const struct folded *f, const struct c_job *j)
 {
+    const struct c_attempt *att = j->a;
+    const int n_att = j->n_a;
+    assert(att || n_att == 0);
     const struct c_attempt *la = last_attempt(j);
     long fl = j->final ? j->final->line : 0;
-    const char *rec_inst = j->final ? dstr(j->final->details, "instance_id") : NULL;
+    const cJSON *rec = j->final ? j->final->details : NULL; /* the job table's record */
+    const char *rec_inst = dstr(rec, "instance_id");
     long lines[5] = {j->submit_line, la ? la->start_line : 0, la ? la->fault_line : 0, la ? la->end_line : 0, fl};
     int la_n = la ? la->n : 0;
     const char *la_inst = la && la->instance ? la->instance : rec_inst;
@@ -312,11 +317,11 @@ static int check_job(struct check_result *r, const struct folded *f, const struc
     if (j->status != SCN_STATUS_SUCCESSFUL && j->status != SCN_STATUS_FAILED &&
         add_v(r, SCN_INV_TERMINAL, j->id, la_n, la_inst, lines, 5, "%s ends %s%s (not Successful or Failed)",
               j->id, j->status == SCN_STATUS_MISSING ? "with no record in the job table" : "as ",
-              j->status == SCN_STATUS_MISSING ? "" : dstr(j->final->details, "status")))
+              j->status == SCN_STATUS_MISSING ? "" : dstr(rec, "status")))
         return -1;
 
-    double fin = j->final ? dnum(j->final->details, "finished", 0) : 0;
-    double fal = j->final ? dnum(j->final->details, "failed", 0) : 0;
+    double fin = dnum(rec, "finished", 0);
+    double fal = dnum(rec, "failed", 0);
     if (j->status == SCN_STATUS_MISSING) {
         if (add_v(r, SCN_INV_NOT_LOST, j->id, la_n, la_inst, lines, 5,
                   "%s is lost: no record in the job table (%g on finished, %g on failed)", j->id, fin, fal))
@@ -336,10 +341,10 @@ static int check_job(struct check_result *r, const struct folded *f, const struc
     if (j->status == SCN_STATUS_SUCCESSFUL) {
         int disabled = scn_success_disabled(j->success);
         const struct c_attempt *good = NULL;
-        for (int i = 0; i < j->n_a; i++)
-            if (j->a[i].ended && j->a[i].exit_code == 0 && (disabled || j->a[i].success_printed))
-                good = &j->a[i];
-        const char *out = dstr(j->final->details, "output");
+        for (int i = 0; i < n_att; i++)
+            if (att[i].ended && att[i].exit_code == 0 && (disabled || att[i].success_printed))
+                good = &att[i];
+        const char *out = dstr(rec, "output");
         int in_record = disabled || (out && strstr(out, j->success));
         if (!good || !in_record) {
             if (add_v(r, SCN_INV_NO_FALSE_SUCCESS, j->id, la_n, la_inst, lines, 5,
@@ -352,12 +357,16 @@ static int check_job(struct check_result *r, const struct folded *f, const struc
     }
 
     int ended = 0;
-    for (int i = 0; i < j->n_a; i++)
-        ended += j->a[i].ended;
-    const char *retries = j->final ? dstr(j->final->details, "retries") : NULL;
-    long used = -1, of = -1;
-    if (retries)
-        sscanf(retries, "%ld of %ld", &used, &of);
+    for (int i = 0; i < n_att; i++)
+        ended += att[i].ended;
+    const char *retries = dstr(rec, "retries"); /* "N of M" */
+    long used = -1;
+    if (retries) {
+        char *end;
+        used = strtol(retries, &end, 10);
+        if (end == retries)
+            used = -1;
+    }
     if (ended > j->retry + 1) {
         if (add_v(r, SCN_INV_ATTEMPTS, j->id, la_n, la_inst, lines, 5,
                   "%s ran %d attempts to completion with retry %d (at most %d)", j->id, ended, j->retry,
@@ -371,9 +380,9 @@ static int check_job(struct check_result *r, const struct folded *f, const struc
 
     /* Overlap: attempts sorted by start; an attempt lasts until its end, or until its instance
      * stopped being able to run it, or until the trace ends. */
-    for (int x = 0; x < j->n_a; x++) {
-        for (int y = 0; y < j->n_a; y++) {
-            const struct c_attempt *a = &j->a[x], *b = &j->a[y];
+    for (int x = 0; x < n_att; x++) {
+        for (int y = 0; y < n_att; y++) {
+            const struct c_attempt *a = &att[x], *b = &att[y];
             if (x == y || a->start_vt < 0 || b->start_vt < 0 || b->start_vt < a->start_vt ||
                 (b->start_vt == a->start_vt && y < x))
                 continue;
@@ -400,7 +409,7 @@ static int check_job(struct check_result *r, const struct folded *f, const struc
     }
 
     if (j->via_s3 && j->status == SCN_STATUS_SUCCESSFUL &&
-        !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j->final->details, "s3_result"))) {
+        !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "s3_result"))) {
         if (add_v(r, SCN_INV_S3_RESULTS, j->id, la_n, la_inst, lines, 5,
                   "%s is Successful but its result file is not in its S3 folder", j->id))
             return -1;
@@ -611,12 +620,12 @@ static void sort_attempts(cJSON *h)
     int n = cJSON_GetArraySize(atts);
     if (n < 2)
         return;
-    cJSON **items = malloc((size_t)n * sizeof *items);
+    cJSON **items = malloc((size_t)n * sizeof(cJSON *));
     if (!items)
         return;
     for (int i = 0; i < n; i++)
         items[i] = cJSON_DetachItemFromArray(atts, 0);
-    qsort(items, (size_t)n, sizeof *items, cmp_attempt_item);
+    qsort(items, (size_t)n, sizeof(cJSON *), cmp_attempt_item);
     for (int i = 0; i < n; i++)
         cJSON_AddItemToArray(atts, items[i]);
     free(items);

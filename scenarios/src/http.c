@@ -55,7 +55,8 @@ int http_do(struct http *h, const char *method, const char *path_query, const ch
     const char *hostp = strstr(h->base, "://");
     snprintf(host, sizeof host, "%s", hostp ? hostp + 3 : h->base);
     time_t now = time(NULL);
-    strftime(date, sizeof date, "%Y%m%dT%H%M%SZ", gmtime(&now));
+    struct tm tm;
+    strftime(date, sizeof date, "%Y%m%dT%H%M%SZ", gmtime_r(&now, &tm));
     sha256_hex(body ? body : "", body ? len : 0, hash);
     struct sigv4_header sh[16];
     size_t nh = 0;

@@ -196,7 +196,7 @@ static cJSON *attempts_data(const struct trace *t, struct rows *rows, cJSON *mar
     /* Ends: match each attempt.end / fault to its attempt. Attempts of a job are few, so a
      * per-event scan backwards over the array's most recent entries is cheap in practice. */
     int n = cJSON_GetArraySize(arr);
-    cJSON **idx = calloc(n ? (size_t)n : 1, sizeof *idx);
+    cJSON **idx = calloc(n ? (size_t)n : 1, sizeof(cJSON *));
     int k = 0;
     cJSON *a;
     cJSON_ArrayForEach(a, arr) idx[k++] = a;

@@ -198,7 +198,7 @@ static int get_long(struct pctx *c, const cJSON *obj, const char *path, const ch
 static int get_int(struct pctx *c, const cJSON *obj, const char *path, const char *key, int dflt, int lo, int hi,
                    int *out)
 {
-    long v;
+    long v = dflt;
     if (get_long(c, obj, path, key, dflt, lo, hi, &v))
         return -1;
     *out = (int)v;
@@ -444,10 +444,10 @@ static int parse_job_spec(struct pctx *c, const cJSON *j, const char *path, int 
         return -1;
     int generator = cJSON_GetObjectItemCaseSensitive(j, "count") != NULL;
     long count = 1, start = 0;
-    int retry, via, rc = -1;
-    double submit_at;
+    int retry = 0, via = 0, rc = -1;
+    double submit_at = 0;
     char *id = NULL, *command = NULL, *output = NULL, *success = NULL, *doc = NULL;
-    struct scn_dist runtime, out_size;
+    struct scn_dist runtime = {0}, out_size = {0};
     if (get_long(c, j, path, "count", 1, 0, SCN_MAX_JOBS, &count) ||
         get_long(c, j, path, "start", 0, 0, 1000000000L, &start) ||
         get_string(c, j, path, "id", generator ? "job-{i}" : NULL, !generator, &id) ||
@@ -814,8 +814,8 @@ static int parse_root(struct pctx *c, const cJSON *root, int64_t seed_override, 
     static const char *const modes[] = {"real", "simulated"};
     if (need_object(c, root, "") || check_keys(c, root, "", keys))
         return -1;
-    double seed;
-    int mode;
+    double seed = 0;
+    int mode = 0;
     if (get_string(c, root, "", "name", NULL, 1, &s->name) ||
         get_string(c, root, "", "description", "", 0, &s->description) ||
         get_number(c, root, "", "seed", 1, 0, 9007199254740991.0, &seed) ||

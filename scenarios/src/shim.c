@@ -104,7 +104,7 @@ static int next_attempt(const struct shim *s)
     }
     char buf[32] = "";
     ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    int a = (n > 0 ? atoi(buf) : 0) + 1;
+    int a = (n > 0 ? (int)strtol(buf, NULL, 10) : 0) + 1;
     int len = snprintf(buf, sizeof buf, "%d\n", a);
     if (pwrite(fd, buf, (size_t)len, 0) != len || ftruncate(fd, len))
         a = -1;

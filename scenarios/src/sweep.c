@@ -171,7 +171,7 @@ int sweep_main(int argc, char **argv)
             break;
         case 'w': workflows = optarg; break;
         case 'o': out = optarg; break;
-        case 'p': parallel = atol(optarg); break;
+        case 'p': parallel = strtol(optarg, NULL, 10); break;
         case 'h': usage(); return 0;
         default: usage(); return 2;
         }
@@ -187,32 +187,39 @@ int sweep_main(int argc, char **argv)
         fprintf(stderr, "dss-scenario sweep: --seeds wants A-B or A,B,... (non-negative), got '%s'\n", seeds_spec);
         return 2;
     }
-    /* Each --set PATH=V1,V2 is one axis; the matrix is their product. */
+    /* Each --set PATH=V1,V2 is one axis; the matrix is their product. Everything allocated from
+     * here on is freed at done:, on every path. */
     char *paths[SWEEP_MAX_SETS];
     char *values[SWEEP_MAX_SETS][64];
-    int n_values[SWEEP_MAX_SETS];
+    int n_values[SWEEP_MAX_SETS], n_paths = 0, rc = 0;
+    char *wf_copy = NULL;
+    struct cell *cells = NULL;
+    char (*set_store)[SWEEP_MAX_SETS][300] = NULL;
+    cJSON *rows = NULL;
     for (int i = 0; i < n_set_specs; i++) {
         const char *eq = strchr(set_specs[i], '=');
         if (!eq || eq == set_specs[i]) {
             fprintf(stderr, "dss-scenario sweep: --set wants PATH=V1,V2,..., got '%s'\n", set_specs[i]);
-            free(seeds);
-            return 2;
+            rc = 2;
+            goto done;
         }
         paths[i] = strndup(set_specs[i], (size_t)(eq - set_specs[i]));
         n_values[i] = 0;
+        n_paths = i + 1;
         char *copy = strdup(eq + 1), *save = NULL;
         for (char *tok = strtok_r(copy, ",", &save); tok && n_values[i] < 64; tok = strtok_r(NULL, ",", &save))
             values[i][n_values[i]++] = strdup(tok);
         free(copy);
         if (!n_values[i]) {
             fprintf(stderr, "dss-scenario sweep: --set %s has no values\n", paths[i]);
-            free(seeds);
-            return 2;
+            rc = 2;
+            goto done;
         }
     }
     char *wf_list[16];
     int n_wf = 0;
-    char *wf_copy = workflows ? strdup(workflows) : NULL, *save = NULL;
+    char *save = NULL;
+    wf_copy = workflows ? strdup(workflows) : NULL;
     for (char *tok = wf_copy ? strtok_r(wf_copy, ",", &save) : NULL; tok && n_wf < 16; tok = strtok_r(NULL, ",", &save))
         wf_list[n_wf++] = tok;
     size_t combos = 1;
@@ -221,15 +228,15 @@ int sweep_main(int argc, char **argv)
     size_t n_cells = (size_t)(n_wf ? n_wf : 1) * combos * n_seeds;
     if (n_cells > SWEEP_MAX_RUNS) {
         fprintf(stderr, "dss-scenario sweep: %zu runs is more than %d\n", n_cells, SWEEP_MAX_RUNS);
-        free(seeds);
-        free(wf_copy);
-        return 2;
+        rc = 2;
+        goto done;
     }
-    struct cell *cells = calloc(n_cells, sizeof *cells);
-    char (*set_store)[SWEEP_MAX_SETS][300] = calloc(n_cells, sizeof *set_store);
+    cells = calloc(n_cells, sizeof *cells);
+    set_store = calloc(n_cells, sizeof *set_store);
     if (!cells || !set_store) {
         fprintf(stderr, "dss-scenario sweep: out of memory\n");
-        return 2;
+        rc = 2;
+        goto done;
     }
     size_t k = 0;
     for (int w = 0; w < (n_wf ? n_wf : 1); w++)
@@ -269,12 +276,14 @@ int sweep_main(int argc, char **argv)
     snprintf(runs, sizeof runs, "%s/runs", out);
     if (mkdir(runs, 0755) && errno != EEXIST) {
         fprintf(stderr, "dss-scenario sweep: %s: %s\n", runs, strerror(errno));
-        return 2;
+        rc = 2;
+        goto done;
     }
     char self[PATH_MAX + 32], bin[PATH_MAX];
     if (runner_bin_dir(bin, sizeof bin)) {
         fprintf(stderr, "dss-scenario sweep: cannot find my own executable\n");
-        return 2;
+        rc = 2;
+        goto done;
     }
     snprintf(self, sizeof self, "%s/dss-scenario", bin);
     struct sigaction sa;
@@ -326,7 +335,7 @@ int sweep_main(int argc, char **argv)
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/results.csv", out);
     FILE *csv = fopen(path, "w");
-    cJSON *rows = cJSON_CreateArray();
+    rows = cJSON_CreateArray();
     if (csv)
         fputs("workflow,setting,x,seed,passed,lost,false_success,wasted_s,makespan_s,jobs,attempts,end_reason,report\n",
               csv);
@@ -375,7 +384,6 @@ int sweep_main(int argc, char **argv)
         }
         cJSON_Delete(s);
     }
-    int rc = 0;
     if (!csv || fclose(csv)) {
         fprintf(stderr, "dss-scenario sweep: %s: cannot write\n", path);
         rc = 2;
@@ -392,8 +400,13 @@ int sweep_main(int argc, char **argv)
         failed += cells[i].rc != 0;
     printf("dss-scenario sweep: %zu run(s), %ld with broken expectations or errors; %s/results.csv, %s/sweep.html\n",
            n_cells, failed, out, out);
+    if (s_stop)
+        rc = 130;
+    else if (!rc && start_failed)
+        rc = 2;
+done:
     cJSON_Delete(rows);
-    for (int i = 0; i < n_set_specs; i++) {
+    for (int i = 0; i < n_paths; i++) {
         free(paths[i]);
         for (int v = 0; v < n_values[i]; v++)
             free(values[i][v]);
@@ -402,9 +415,5 @@ int sweep_main(int argc, char **argv)
     free(set_store);
     free(seeds);
     free(wf_copy);
-    if (s_stop)
-        return 130;
-    if (rc)
-        return rc;
-    return start_failed ? 2 : 0;
+    return rc;
 }
