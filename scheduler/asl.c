@@ -365,6 +365,42 @@ static void free_rule(struct asl_rule *r)
     free(r->sub);
 }
 
+/* ---- service integrations ---- */
+
+/* A Task whose Resource is a Step Functions service integration ("arn:aws:states:::..."): only
+ * states:startExecution (request-response) is run here, and its Parameters must name the state
+ * machine and nothing StartExecution does not take. */
+static int load_integration(struct loader *L, struct asl_state *s)
+{
+    if (strcmp(s->resource, ASL_START_EXECUTION_ARN) != 0)
+        return fail(L, s->name, "Resource",
+                    "service integration \"%s\" is not supported (the one supported is \"%s\", request-response)",
+                    s->resource, ASL_START_EXECUTION_ARN);
+    s->integration = ASL_SFN_START_EXECUTION;
+    s->task = -1;
+    if (!cJSON_IsObject(s->parameters))
+        return fail(L, s->name, "Parameters", "required by %s: an object with StateMachineArn", s->resource);
+    static const char *const known[] = {"StateMachineArn", "Input", "Name", NULL};
+    int has_arn = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, s->parameters)
+    {
+        size_t n = strlen(f->string);
+        if (n > 2 && strcmp(f->string + n - 2, ".$") == 0)
+            n -= 2;
+        int ok = 0;
+        for (int i = 0; known[i] && !ok; i++)
+            ok = strlen(known[i]) == n && strncmp(f->string, known[i], n) == 0;
+        if (!ok)
+            return fail(L, s->name, "Parameters", "\"%s\" is not a parameter of StartExecution (StateMachineArn, "
+                        "Input, Name)", f->string);
+        has_arn |= n == strlen("StateMachineArn") && strncmp(f->string, "StateMachineArn", n) == 0;
+    }
+    if (!has_arn)
+        return fail(L, s->name, "Parameters", "StateMachineArn is required by %s", s->resource);
+    return 0;
+}
+
 /* ---- states ---- */
 
 static int load_state(struct loader *L, struct asl_state *s, const cJSON *def)
@@ -443,9 +479,14 @@ static int load_state(struct loader *L, struct asl_state *s, const cJSON *def)
     case ASL_TASK: {
         if (get_string(L, s->name, def, "Resource", 1, &s->resource))
             return -1;
-        s->task = L->resolve ? L->resolve(s->resource) : 0;
-        if (s->task < 0)
-            return fail(L, s->name, "Resource", "unknown task \"%s\"", s->resource);
+        if (strncmp(s->resource, "arn:aws:states:::", 17) == 0) {
+            if (load_integration(L, s))
+                return -1;
+        } else {
+            s->task = L->resolve ? L->resolve(s->resource) : 0;
+            if (s->task < 0)
+                return fail(L, s->name, "Resource", "unknown task \"%s\"", s->resource);
+        }
         const cJSON *v;
         if ((v = cJSON_GetObjectItemCaseSensitive(def, "Retry")) && load_retry(L, s, v))
             return -1;

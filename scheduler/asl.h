@@ -5,6 +5,9 @@
  * TimestampPath), Succeed, Fail; InputPath, Parameters (".$" keys), ResultSelector, ResultPath,
  * OutputPath; Retry (ErrorEquals, IntervalSeconds, MaxAttempts, BackoffRate, MaxDelaySeconds)
  * and Catch (ErrorEquals incl. States.ALL, Next, ResultPath); TimeoutSeconds on the machine.
+ * Task Resources are built-in task functions (named by a resolver) or one Step Functions service
+ * integration, "arn:aws:states:::states:startExecution" (request-response: no .sync or
+ * .waitForTaskToken), which the engine runs itself (engine.h, "Continue as new").
  * Limitations: no Map/Parallel, no intrinsic functions (States.Format...), no TimeoutSeconds or
  * HeartbeatSeconds on Task states (tasks are built-in functions that always answer).
  *
@@ -19,6 +22,14 @@
 #include <stddef.h>
 
 enum asl_kind { ASL_TASK, ASL_PASS, ASL_CHOICE, ASL_WAIT, ASL_SUCCEED, ASL_FAIL };
+
+/* What runs a Task state. */
+enum asl_integration {
+    ASL_TASK_FUNCTION,        /* a built-in task function: asl_state.task indexes the resolver's table */
+    ASL_SFN_START_EXECUTION,  /* arn:aws:states:::states:startExecution, run by the engine */
+};
+
+#define ASL_START_EXECUTION_ARN "arn:aws:states:::states:startExecution"
 
 struct asl_retrier {
     const cJSON *errors; /* array of strings */
@@ -72,7 +83,8 @@ struct asl_state {
     enum asl_kind kind;
     int next_idx;
     int input_discard, output_discard, result_discard; /* the path is JSON null */
-    int task;                      /* Task: index given by the resolver */
+    int task;                      /* Task: index given by the resolver (ASL_TASK_FUNCTION) */
+    enum asl_integration integration; /* Task */
     int nretry, ncatch, nchoices;
     int default_idx;
     int has_seconds;

@@ -5,6 +5,12 @@
  * reports go to the first matching retrier (until its MaxAttempts), then the first matching
  * catcher, else the execution fails. Path failures are States.Runtime and fail the execution,
  * except a ResultPath that cannot be applied (States.ResultPathMatchFailure, catchable).
+ *
+ * The states:startExecution integration ("continue as new") is run here rather than as a task
+ * function: it makes no AWS call, it creates an execution. The new execution waits in the ready
+ * queue and enters its first state once the old one's task has finished, so the old execution's
+ * history reads as on Step Functions (TaskScheduled, TaskStarted, TaskSucceeded) and everything
+ * happens in one journal transaction: a restart sees both executions or neither.
  */
 #include "engine.h"
 
@@ -25,6 +31,7 @@ struct execution {
     char *name, *instance_id;
     int state;            /* index of the current state */
     cJSON *input;         /* raw input of the current state */
+    cJSON *exec_input;    /* the input the execution started with ($$.Execution.Input) */
     cJSON *pending_out;   /* Wait: output once the timer fires; ready queue: next state's input */
     int next;             /* ready queue: state to enter next (-1: succeed) */
     int *attempts;        /* per retrier of the current state */
@@ -51,7 +58,10 @@ struct engine {
     int draining;
     int maxretry;
     struct execution *live;
+    char sm_arn[512];     /* the state machine's ARN ($$.StateMachine.Id) */
 };
+
+#define DEFAULT_STATE_MACHINE_ARN "arn:aws:states:us-east-1:000000000000:stateMachine:dss-scheduler"
 
 static const struct task_def *resolver_tasks;
 static int resolver_n;
@@ -88,6 +98,9 @@ struct engine *engine_new(const struct asl_machine *m, const struct task_def *ta
         e->opt.max_events = 25000;
     if (e->opt.max_payload == 0)
         e->opt.max_payload = 262144;
+    snprintf(e->sm_arn, sizeof e->sm_arn, "%s",
+             e->opt.state_machine_arn ? e->opt.state_machine_arn : DEFAULT_STATE_MACHINE_ARN);
+    e->opt.state_machine_arn = e->sm_arn;
     for (int i = 0; i < m->nstates; i++)
         if (m->states[i].nretry > e->maxretry)
             e->maxretry = m->states[i].nretry;
@@ -129,6 +142,7 @@ static void exec_free(struct execution *x)
         free(x->call);
     }
     cJSON_Delete(x->input);
+    cJSON_Delete(x->exec_input);
     cJSON_Delete(x->pending_out);
     free(x->attempts);
     free(x->name);
@@ -242,16 +256,40 @@ static int too_big(struct execution *x, const cJSON *v)
     return n > x->e->opt.max_payload;
 }
 
-/* The context object ($$). */
+/* The state machine's name: the last field of its ARN. */
+static const char *machine_name(const struct engine *e)
+{
+    const char *colon = strrchr(e->sm_arn, ':');
+    return colon ? colon + 1 : e->sm_arn;
+}
+
+/* An execution's ARN: the state machine's with "execution" for "stateMachine", then ":name". */
+static void execution_arn(const struct engine *e, const char *name, char *out, size_t n)
+{
+    const char *kind = strstr(e->sm_arn, ":stateMachine:");
+    if (kind)
+        snprintf(out, n, "%.*s:execution:%s:%s", (int)(kind - e->sm_arn), e->sm_arn, machine_name(e), name);
+    else
+        snprintf(out, n, "%s:%s", e->sm_arn, name);
+}
+
+/* The context object ($$), as the States Language defines it (no RoleArn: there is no IAM).
+ * Execution.Input is a reference to the execution's input, not a copy. */
 static cJSON *context(struct execution *x)
 {
-    char ts[32];
+    char ts[32], arn[1024];
     cJSON *c = cJSON_CreateObject(), *ex = cJSON_AddObjectToObject(c, "Execution"),
           *st = cJSON_AddObjectToObject(c, "State"), *sm = cJSON_AddObjectToObject(c, "StateMachine");
-    cJSON_AddStringToObject(ex, "Id", x->name);
+    execution_arn(x->e, x->name, arn, sizeof arn);
+    cJSON_AddStringToObject(ex, "Id", arn);
+    if (x->exec_input)
+        cJSON_AddItemReferenceToObject(ex, "Input", x->exec_input);
+    else
+        cJSON_AddObjectToObject(ex, "Input");
     cJSON_AddStringToObject(ex, "Name", x->name);
     iso8601_ms(x->started_ms, ts);
     cJSON_AddStringToObject(ex, "StartTime", ts);
+    cJSON_AddNumberToObject(ex, "RedriveCount", 0);
     cJSON_AddStringToObject(st, "Name", cur(x)->name);
     iso8601_ms(x->entered_ms, ts);
     cJSON_AddStringToObject(st, "EnteredTime", ts);
@@ -259,7 +297,8 @@ static cJSON *context(struct execution *x)
     for (int i = 0; x->attempts && i < cur(x)->nretry; i++)
         rc += x->attempts[i];
     cJSON_AddNumberToObject(st, "RetryCount", rc);
-    cJSON_AddStringToObject(sm, "Name", "dss-scheduler");
+    cJSON_AddStringToObject(sm, "Id", x->e->sm_arn);
+    cJSON_AddStringToObject(sm, "Name", machine_name(x->e));
     return c;
 }
 
@@ -380,6 +419,20 @@ static void drain(struct engine *e)
     e->draining = 0;
 }
 
+/* Queues x to enter state next (-1: succeed) with input (taken) when the queue drains. */
+static void ready_push(struct execution *x, int next, cJSON *input)
+{
+    struct engine *e = x->e;
+    x->next = next;
+    x->pending_out = input;
+    x->in_ready = 1;
+    if (e->ready_tail)
+        e->ready_tail->ready_next = x;
+    else
+        e->ready_head = x;
+    e->ready_tail = x;
+}
+
 /* Leaves the current state with output (taken) for state next (-1: the execution succeeds). */
 static void transition(struct execution *x, int next, cJSON *output)
 {
@@ -402,14 +455,7 @@ static void transition(struct execution *x, int next, cJSON *output)
         return;
     }
     e->stats.transitions++;
-    x->next = next;
-    x->pending_out = output;
-    x->in_ready = 1;
-    if (e->ready_tail)
-        e->ready_tail->ready_next = x;
-    else
-        e->ready_head = x;
-    e->ready_tail = x;
+    ready_push(x, next, output);
 }
 
 /* ---- Choice ---- */
@@ -618,6 +664,138 @@ static void start_wait(struct execution *x, cJSON *eff, cJSON *ctx, int64_t resu
         fail_exec(x, "States.Runtime", "out of memory arming a Wait timer");
 }
 
+/* ---- the states:startExecution integration (continue as new) ---- */
+
+static struct execution *launch(struct engine *e, int64_t id, const char *name, const char *instance_id,
+                                cJSON *input);
+
+/* Step Functions' rule for execution names: 1 to 80 characters, none of them whitespace,
+ * brackets, wildcards, special or control characters. */
+static int valid_execution_name(const char *n)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len > 80)
+        return 0;
+    for (; *n; n++) {
+        unsigned char c = (unsigned char)*n;
+        if (c <= 0x20 || c == 0x7f || strchr("<>{}[]?*\"#%\\^|~`$&,;:/", c))
+            return 0;
+    }
+    return 1;
+}
+
+/* The name after prev in a chain: "i-0abc" -> "i-0abc.2", "i-0abc.2" -> "i-0abc.3" (bump 1),
+ * further on with a larger bump when that name is taken. */
+static void chain_name(const char *prev, long bump, char *out, size_t n)
+{
+    const char *dot = strrchr(prev, '.');
+    size_t base = strlen(prev);
+    long gen = 1;
+    if (dot && dot[1] && strlen(dot + 1) < 9 && strspn(dot + 1, "0123456789") == strlen(dot + 1)) {
+        gen = strtol(dot + 1, NULL, 10);
+        base = (size_t)(dot - prev);
+    }
+    snprintf(out, n, "%.*s.%ld", (int)base, prev, gen + bump);
+}
+
+static int name_in_use(const struct engine *e, const char *name)
+{
+    for (const struct execution *x = e->live; x; x = x->next_live)
+        if (strcmp(x->name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The new execution's input from the task's Input parameter: a JSON value as it is, a string as
+ * the JSON text it holds (StartExecution's own form), {} when absent. NULL with err if invalid. */
+static cJSON *start_input(const cJSON *params, char *err, size_t errlen)
+{
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(params, "Input");
+    if (!in)
+        return cJSON_CreateObject();
+    if (!cJSON_IsString(in))
+        return cJSON_Duplicate(in, 1);
+    cJSON *v = cJSON_Parse(in->valuestring);
+    if (!v)
+        snprintf(err, errlen, "StartExecution: Input is a string that does not hold JSON text");
+    return v;
+}
+
+/* Creates the journal row of the new execution (name given, or the next in x's chain), moving x's
+ * instance to it. Returns its id (1 without a journal), 0 when the name is taken, -1 on error. */
+static int64_t register_successor(struct execution *x, const cJSON *given, const char *input_text, char *name,
+                                  size_t n)
+{
+    struct engine *e = x->e;
+    for (long bump = 1; bump <= 1000; bump++) {
+        if (given)
+            snprintf(name, n, "%s", given->valuestring);
+        else
+            chain_name(x->name, bump, name, n);
+        int64_t id = e->j ? journal_continue_execution(e->j, x->id, name, x->instance_id, input_text, sched_now_ms())
+                          : !name_in_use(e, name);
+        if (id != 0 || given)
+            return id;
+    }
+    return 0;
+}
+
+/* Task "arn:aws:states:::states:startExecution": starts a new execution of this state machine
+ * and answers {ExecutionArn, StartDate} (epoch milliseconds, as the integration returns dates). */
+static void start_execution(struct task_call *call)
+{
+    struct execution *x = call->x;
+    struct engine *e = x->e;
+    char cause[1024], name[256], arn[1024];
+    const char *machine = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(call->input, "StateMachineArn"));
+    if (!machine || strcmp(machine, e->sm_arn) != 0) {
+        snprintf(cause, sizeof cause, "StartExecution: this scheduler runs one state machine, %s, and cannot start %s",
+                 e->sm_arn, machine ? machine : "(StateMachineArn is not a string)");
+        task_fail(call, "States.TaskFailed", cause);
+        return;
+    }
+    const cJSON *given = cJSON_GetObjectItemCaseSensitive(call->input, "Name");
+    if (given && (!cJSON_IsString(given) || !valid_execution_name(given->valuestring))) {
+        task_fail(call, "StepFunctions.InvalidNameException",
+                  "StartExecution: Name must be 1 to 80 characters without whitespace, brackets, wildcards, "
+                  "special or control characters");
+        return;
+    }
+    cJSON *input = start_input(call->input, cause, sizeof cause);
+    char *text = input ? cJSON_PrintUnformatted(input) : NULL;
+    if (!text || strlen(text) > e->opt.max_payload) {
+        if (input)
+            snprintf(cause, sizeof cause, "StartExecution: the input exceeds the maximum payload size");
+        cJSON_Delete(input);
+        free(text);
+        task_fail(call, "StepFunctions.InvalidExecutionInputException", cause);
+        return;
+    }
+    int64_t id = register_successor(x, given, text, name, sizeof name);
+    free(text);
+    if (id <= 0) {
+        cJSON_Delete(input);
+        snprintf(cause, sizeof cause, "StartExecution: %s", id == 0 ? "an execution of that name already exists"
+                                                                     : "the journal refused the new execution");
+        task_fail(call, id == 0 ? "StepFunctions.ExecutionAlreadyExistsException" : "States.TaskFailed", cause);
+        return;
+    }
+    struct execution *next = launch(e, e->j ? id : 0, name, x->instance_id, input);
+    if (!next) {
+        task_fail(call, "States.TaskFailed", "StartExecution: out of memory");
+        return;
+    }
+    /* The held job moves with the instance, so the in-flight scaler keeps counting it once. */
+    next->holds_job = x->holds_job;
+    x->holds_job = 0;
+    log_line(x, "ContinuedAsNew", cur(x)->name, name);
+    execution_arn(e, name, arn, sizeof arn);
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(res, "ExecutionArn", arn);
+    cJSON_AddNumberToObject(res, "StartDate", (double)next->started_ms);
+    task_succeed(call, res);
+}
+
 /* ---- Task ---- */
 
 static void run_task(struct execution *x)
@@ -643,7 +821,13 @@ static void run_task(struct execution *x)
         return;
     }
     cJSON *res = cJSON_CreateObject();
-    cJSON_AddStringToObject(res, "resource", s->resource);
+    if (s->integration == ASL_SFN_START_EXECUTION) {
+        /* As Step Functions records a service integration: the service and its API action. */
+        cJSON_AddStringToObject(res, "resourceType", "states");
+        cJSON_AddStringToObject(res, "resource", "startExecution");
+    } else {
+        cJSON_AddStringToObject(res, "resource", s->resource);
+    }
     int full = event(x, "TaskScheduled", s->name, res) || event(x, "TaskStarted", s->name, NULL);
     cJSON_Delete(res);
     if (full) {
@@ -664,7 +848,10 @@ static void run_task(struct execution *x)
     call->state = s->name;
     call->instance_id = x->instance_id;
     x->call = call;
-    e->tasks[s->task].fn(call);
+    if (s->integration == ASL_SFN_START_EXECUTION)
+        start_execution(call);
+    else
+        e->tasks[s->task].fn(call);
 }
 
 static void retry_fire(void *arg)
@@ -827,6 +1014,11 @@ static void enter_at(struct execution *x, int idx, cJSON *input, int64_t resume_
         journal_state(e->j, x->id, s->name, text, 0, x->events, sched_now_ms());
     free(text);
     if (s->kind == ASL_TASK) {
+        /* Commit what led here before the task's request goes out (the run loop commits once a
+         * round): a SIGKILL after AWS acted on it must resume this state, not the one before --
+         * GetJob run again after its DeleteJob had landed lost that job (tests/crash). */
+        if (e->j && journal_commit(e->j) == 0)
+            journal_begin(e->j);
         run_task(x);
         return;
     }
@@ -951,6 +1143,37 @@ static struct execution *exec_new(struct engine *e, int64_t id, const char *name
     return x;
 }
 
+/* Creates execution name (journal row id, 0 without a journal) and queues it to enter the start
+ * state when the ready queue drains. Takes input. */
+static struct execution *launch(struct engine *e, int64_t id, const char *name, const char *instance_id,
+                                cJSON *input)
+{
+    struct execution *x = exec_new(e, id, name, instance_id);
+    if (x)
+        x->exec_input = cJSON_Duplicate(input, 1);
+    if (!x || !x->exec_input) {
+        if (x)
+            exec_free(x);
+        cJSON_Delete(input);
+        return NULL;
+    }
+    e->stats.running++;
+    /* Recorded with its input whatever history_data says: a resumed execution reads
+     * $$.Execution.Input from it. */
+    x->events++;
+    if (e->j) {
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddItemReferenceToObject(d, "input", input);
+        char *text = cJSON_PrintUnformatted(d);
+        journal_event(e->j, x->id, x->events, sched_now_ms(), "ExecutionStarted", NULL, text);
+        free(text);
+        cJSON_Delete(d);
+    }
+    log_line(x, "ExecutionStarted", NULL, instance_id);
+    ready_push(x, e->m->start_idx, input);
+    return x;
+}
+
 int engine_start(struct engine *e, const char *name, const char *instance_id, cJSON *input)
 {
     int64_t id = 0;
@@ -963,18 +1186,8 @@ int engine_start(struct engine *e, const char *name, const char *instance_id, cJ
             return id == 0 ? 0 : -1;
         }
     }
-    struct execution *x = exec_new(e, id, name, instance_id);
-    if (!x) {
-        cJSON_Delete(input);
+    if (!launch(e, id, name, instance_id, input))
         return -1;
-    }
-    e->stats.running++;
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddItemReferenceToObject(d, "input", input);
-    event(x, "ExecutionStarted", NULL, d);
-    cJSON_Delete(d);
-    log_line(x, "ExecutionStarted", NULL, instance_id);
-    enter(x, e->m->start_idx, input);
     drain(e);
     return 1;
 }
@@ -986,6 +1199,13 @@ static void resume_one(void *arg, const struct journal_exec *je)
     if (!x)
         return;
     x->events = je->events;
+    /* Its own start, not the restart's: $$.Execution.StartTime and TimeoutSeconds count from it. */
+    x->started_ms = je->started_ms;
+    if (e->m->timeout_s > 0)
+        x->deadline_ms = x->started_ms + (int64_t)(e->m->timeout_s * 1000);
+    char *first = journal_execution_input(e->j, je->id);
+    x->exec_input = first ? cJSON_Parse(first) : NULL;
+    free(first);
     e->stats.running++;
     cJSON *input = je->input ? cJSON_Parse(je->input) : NULL;
     int idx = je->state ? asl_find(e->m, je->state) : e->m->start_idx;

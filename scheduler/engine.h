@@ -10,6 +10,18 @@
  * Quotas as on Step Functions (configurable): 25,000 history events per execution -- the
  * execution then fails with States.Runtime; 256 KiB of state input/output or task result --
  * States.DataLimitExceeded.
+ *
+ * "Continue as new", AWS's answer to that quota: a Task with the service integration
+ * "arn:aws:states:::states:startExecution" (Parameters StateMachineArn, Input, Name) starts a new
+ * execution of the same state machine -- its own history from 0 events, journaled like any other
+ * so a restart resumes it -- and returns {ExecutionArn, StartDate}; the old execution goes on to
+ * its next state (usually a Succeed). The new execution takes over the old one's instance (the
+ * journal's instance row moves to it) and its held job (engine_job_held). Its Name, when not
+ * given, continues the old one's: "i-0abc", "i-0abc.2", "i-0abc.3"... Starting another state
+ * machine fails the task with States.TaskFailed (one engine runs one state machine).
+ *
+ * The context object ($$): Execution.{Id (the execution's ARN), Input, Name, StartTime,
+ * RedriveCount}, State.{EnteredTime, Name, RetryCount}, StateMachine.{Id (its ARN), Name}.
  */
 #ifndef DSS_SCHED_ENGINE_H
 #define DSS_SCHED_ENGINE_H
@@ -59,6 +71,9 @@ struct engine_options {
     void (*on_finish)(void *arg, const char *name, int succeeded, const char *error, const char *cause,
                       const cJSON *output);
     void *on_finish_arg;
+    /* The state machine's ARN ($$.StateMachine.Id; executions' ARNs derive from it). NULL:
+     * arn:aws:states:us-east-1:000000000000:stateMachine:dss-scheduler. Borrowed. */
+    const char *state_machine_arn;
 };
 
 struct engine_stats {

@@ -220,9 +220,12 @@ int journal_each(struct journal *j, const char *status, void (*fn)(void *arg, co
 int journal_print_history(struct journal *j, const char *which, int json, FILE *out)
 {
     sqlite3_stmt *s;
-    const char *q = "SELECT h.seq, h.ts_ms, h.type, h.state, h.data FROM history h JOIN executions e"
-                    " ON e.id = h.exec_id WHERE e.name = ?1 OR CAST(e.id AS TEXT) = ?1 OR e.instance_id = ?1"
-                    " ORDER BY h.seq";
+    /* One execution: `which` as a name first, then as an id, then as the instance whose current
+     * execution it is (after a continue-as-new, an instance's first execution keeps its name). */
+    const char *q = "SELECT h.seq, h.ts_ms, h.type, h.state, h.data FROM history h JOIN"
+                    " (SELECT id FROM executions WHERE name = ?1 OR CAST(id AS TEXT) = ?1 OR instance_id = ?1"
+                    "  ORDER BY name = ?1 DESC, CAST(id AS TEXT) = ?1 DESC LIMIT 1) e"
+                    " ON e.id = h.exec_id ORDER BY h.seq";
     if (sqlite3_prepare_v2(j->db, q, -1, &s, NULL) != SQLITE_OK)
         return -1;
     bind_text(s, 1, which);
@@ -254,4 +257,59 @@ int journal_print_history(struct journal *j, const char *which, int json, FILE *
     }
     sqlite3_finalize(s);
     return n ? 0 : -1;
+}
+
+/* ---- continue as new ---- */
+
+/* Runs sql with ?1 = id and ?2 = text; 0 or -1. Rare statements: prepared each time. */
+static int exec_id_text(struct journal *j, const char *sql, int64_t id, const char *text)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(j->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    bind_text(s, 2, text);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+int64_t journal_continue_execution(struct journal *j, int64_t from_id, const char *name, const char *instance_id,
+                                   const char *input, int64_t now_ms)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(j->db, "SELECT 1 FROM executions WHERE name = ?1", -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    bind_text(s, 1, name);
+    int taken = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    if (taken)
+        return 0;
+    /* instance_id is UNIQUE: it names the instance's current execution, so it moves. */
+    if (instance_id &&
+        exec_id_text(j, "UPDATE executions SET instance_id = NULL WHERE id = ?1 AND instance_id = ?2", from_id,
+                     instance_id))
+        return -1;
+    int64_t id = journal_new_execution(j, name, instance_id, input, now_ms);
+    if (id <= 0 && instance_id)
+        exec_id_text(j, "UPDATE executions SET instance_id = ?2 WHERE id = ?1", from_id, instance_id);
+    return id;
+}
+
+char *journal_execution_input(struct journal *j, int64_t id)
+{
+    sqlite3_stmt *s;
+    const char *q = "SELECT data FROM history WHERE exec_id = ?1 AND type = 'ExecutionStarted' ORDER BY seq LIMIT 1";
+    if (sqlite3_prepare_v2(j->db, q, -1, &s, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_int64(s, 1, id);
+    char *text = NULL;
+    if (sqlite3_step(s) == SQLITE_ROW && col(s, 0)) {
+        cJSON *d = cJSON_Parse(col(s, 0));
+        cJSON *in = cJSON_GetObjectItemCaseSensitive(d, "input");
+        text = in ? cJSON_PrintUnformatted(in) : NULL;
+        cJSON_Delete(d);
+    }
+    sqlite3_finalize(s);
+    return text;
 }

@@ -25,6 +25,13 @@ int journal_commit(struct journal *j);
 int64_t journal_new_execution(struct journal *j, const char *name, const char *instance_id, const char *input,
                               int64_t now_ms);
 int journal_has_instance(struct journal *j, const char *instance_id);
+/* Continue as new: creates execution `name` and moves instance_id (may be NULL) to it from
+ * execution from_id, whose row keeps its history. Returns the new id, 0 if the name is taken
+ * (nothing changed), -1 on error. */
+int64_t journal_continue_execution(struct journal *j, int64_t from_id, const char *name, const char *instance_id,
+                                   const char *input, int64_t now_ms);
+/* The input execution id started with (its ExecutionStarted event), malloc'd, or NULL. */
+char *journal_execution_input(struct journal *j, int64_t id);
 /* Records the state an execution is in now and that state's input. */
 int journal_state(struct journal *j, int64_t id, const char *state, const char *input, int64_t wait_due_ms,
                   int64_t events, int64_t now_ms);

@@ -820,8 +820,12 @@ static int cmd_run(struct runtime *rt, const struct opts *o)
         return rc;
     }
     struct task_env env = {rt->aws, rt->loop, NULL, o->waiter_delay, 40, NULL, 0};
+    /* The same ARN as each execution's input.state_machine_arn: $$.StateMachine.Id. */
+    char sm_arn[600];
+    snprintf(sm_arn, sizeof sm_arn, "arn:aws:states:%s:000000000000:stateMachine:%s-scheduler",
+             aws_client_region(rt->aws), o->stack);
     struct engine_options eo = {o->max_events, 0, strcmp(o->log_format, "json") == 0, o->quiet ? NULL : stderr, 1,
-                                NULL, NULL};
+                                NULL, NULL, sm_arn};
     struct engine *e = engine_new(m, seed_tasks, seed_ntasks, &env, rt->loop, j, &eo);
     env.engine = e;
     struct runner R = {{NULL, 0, 0}, rt, e, j, o, 0, 0, -1, {0}, 0};
