@@ -742,3 +742,13 @@ int aws_xml_text(xmlNodePtr n, const char *path, char *out, size_t outlen)
     xmlFree(s);
     return 0;
 }
+
+cJSON *aws_sqs_attributes_params(const char *queue_url, const char *const *names)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "QueueUrl", queue_url);
+    cJSON *list = cJSON_AddArrayToObject(p, "AttributeNames");
+    for (; *names; names++)
+        cJSON_AddItemToArray(list, cJSON_CreateString(*names));
+    return p;
+}

@@ -117,6 +117,9 @@ const char *aws_client_region(const struct aws_client *c);
  * request could not even be queued (then done is not called). */
 int aws_call_json(struct aws_client *c, const struct aws_service *svc, const char *operation, cJSON *params,
                   aws_done_fn done, void *arg);
+/* The params of SQS GetQueueAttributes for queue_url, asking for the attributes named in names
+ * (NULL-terminated), for aws_call_json. */
+cJSON *aws_sqs_attributes_params(const char *queue_url, const char *const *names);
 
 /* Query protocol parameters: an encoded form body being built. */
 struct aws_query {

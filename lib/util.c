@@ -164,6 +164,17 @@ void hex_encode(const unsigned char *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+void shell_quote(struct buf *out, const char *s)
+{
+    buf_puts(out, "'");
+    for (; *s; s++)
+        if (*s == '\'')
+            buf_puts(out, "'\\''");
+        else
+            buf_append(out, s, 1);
+    buf_puts(out, "'");
+}
+
 long hex_decode(const char *s, size_t n, unsigned char *out)
 {
     static const char hex[] = "0123456789abcdef";

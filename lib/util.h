@@ -13,6 +13,8 @@
 long url_decode(const char *s, size_t n, char *out, int plus_is_space);
 /* Percent-encodes as RFC 3986 does (unreserved characters kept); keep_slash leaves '/' alone. */
 int url_encode(struct buf *out, const char *s, size_t n, int keep_slash);
+/* Appends s single-quoted for /bin/sh ('\'' stands for a quote): one word, whatever it holds. */
+void shell_quote(struct buf *out, const char *s);
 
 /* Whether s[0..n) is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
  * above U+10FFFF). Returns 1, or 0 with the offset of the first bad byte in *bad_at (if not

@@ -124,17 +124,10 @@ static void shell_word(struct buf *b, const char *s)
     int plain = *s != '\0';
     for (const char *p = s; *p && plain; p++)
         plain = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:@%+=,-", *p) != NULL;
-    if (plain) {
+    if (plain)
         buf_puts(b, s);
-        return;
-    }
-    buf_puts(b, "'");
-    for (; *s; s++)
-        if (*s == '\'')
-            buf_puts(b, "'\\''");
-        else
-            buf_append(b, s, 1);
-    buf_puts(b, "'");
+    else
+        shell_quote(b, s);
 }
 
 /* PowerShell single-quoted string ('' stands for a quote). */
@@ -748,12 +741,10 @@ static void queue_counted(void *arg, const struct aws_response *r)
 
 static void count_queue(struct automation *a)
 {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "QueueUrl", a->jobs_url);
-    cJSON *names = cJSON_AddArrayToObject(p, "AttributeNames");
-    cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateNumberOfMessages"));
-    cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateNumberOfMessagesNotVisible"));
-    if (aws_call_json(a->aws, &aws_sqs, "GetQueueAttributes", p, queue_counted, a))
+    static const char *const names[] = {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                        NULL};
+    if (aws_call_json(a->aws, &aws_sqs, "GetQueueAttributes", aws_sqs_attributes_params(a->jobs_url, names),
+                      queue_counted, a))
         a->scaler_running = 0;
 }
 

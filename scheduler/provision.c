@@ -830,12 +830,9 @@ struct findings {
 /* Messages in a queue, visible or not: -1 on error. */
 static long queue_depth(struct prov *p, const char *url)
 {
-    cJSON *params = cJSON_CreateObject();
-    cJSON_AddStringToObject(params, "QueueUrl", url);
-    cJSON *names = cJSON_AddArrayToObject(params, "AttributeNames");
-    cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateNumberOfMessages"));
-    cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateNumberOfMessagesNotVisible"));
-    cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateNumberOfMessagesDelayed"));
+    static const char *const names[] = {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                        "ApproximateNumberOfMessagesDelayed", NULL};
+    cJSON *params = aws_sqs_attributes_params(url, names);
     struct res r;
     if (call(p, &aws_sqs, "GetQueueAttributes", params, &r)) {
         failed_res("queue", url, &r);

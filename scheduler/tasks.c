@@ -758,10 +758,8 @@ static cJSON *sqscheck_result(struct task_call *c, const struct aws_response *r)
 
 static void sqscheck_url(struct task_call *c, const char *url)
 {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "QueueUrl", url);
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "AttributeNames"), cJSON_CreateString("ApproximateNumberOfMessages"));
-    call_json(c, &aws_sqs, "GetQueueAttributes", p, sqscheck_result);
+    static const char *const names[] = {"ApproximateNumberOfMessages", NULL};
+    call_json(c, &aws_sqs, "GetQueueAttributes", aws_sqs_attributes_params(url, names), sqscheck_result);
 }
 
 static void t_sqscheck(struct task_call *c)
@@ -1007,12 +1005,9 @@ static cJSON *sqscheck_inflight_result(struct task_call *c, const struct aws_res
 
 static void sqscheck_inflight_url(struct task_call *c, const char *url)
 {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "QueueUrl", url);
-    cJSON *names = cJSON_AddArrayToObject(p, "AttributeNames");
-    cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateNumberOfMessages"));
-    cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateNumberOfMessagesNotVisible"));
-    call_json(c, &aws_sqs, "GetQueueAttributes", p, sqscheck_inflight_result);
+    static const char *const names[] = {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                        NULL};
+    call_json(c, &aws_sqs, "GetQueueAttributes", aws_sqs_attributes_params(url, names), sqscheck_inflight_result);
 }
 
 /* SQSCheckInFlight: "Zero" only when no message is visible *and* none is in flight, "InFlight"

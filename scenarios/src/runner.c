@@ -178,18 +178,6 @@ int runner_bin_dir(char *out, size_t n)
 }
 
 /* Single-quotes s for /bin/sh. */
-static void shell_quote(struct buf *b, const char *s)
-{
-    buf_puts(b, "'");
-    for (; *s; s++) {
-        if (*s == '\'')
-            buf_puts(b, "'\\''");
-        else
-            buf_append(b, s, 1);
-    }
-    buf_puts(b, "'");
-}
-
 static int write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");

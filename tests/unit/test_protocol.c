@@ -88,6 +88,20 @@ static void hex_round_trip(void **state)
     assert_int_equal(hex_decode("a\0", 2, raw), -1);  /* NUL is not a digit */
 }
 
+static void shell_quoting(void **state)
+{
+    (void)state;
+    const char *in[] = {"", "plain", "a b", "it's", "$HOME `x` \\ \"q\""};
+    const char *want[] = {"''", "'plain'", "'a b'", "'it'\\''s'", "'$HOME `x` \\ \"q\"'"};
+    for (int i = 0; i < 5; i++) {
+        struct buf b;
+        buf_init(&b, 100);
+        shell_quote(&b, in[i]);
+        assert_string_equal(b.data, want[i]);
+        buf_free(&b);
+    }
+}
+
 static void form_bodies(void **state)
 {
     (void)state;
@@ -216,6 +230,7 @@ int main(void)
         cmocka_unit_test(url_decoding),
         cmocka_unit_test(base64_round_trip),
         cmocka_unit_test(hex_round_trip),
+        cmocka_unit_test(shell_quoting),
         cmocka_unit_test(form_bodies),
         cmocka_unit_test(query_maps_lists_and_nested_structures),
         cmocka_unit_test(query_rejects_values_that_do_not_fit),
