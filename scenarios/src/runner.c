@@ -262,12 +262,13 @@ static int start_emulator(struct run *r, char *err, size_t n)
     }
     const char *p = strstr(line, "http://");
     const char *colon = p ? strchr(p + 7, ':') : NULL;
-    if (!colon || atoi(colon + 1) <= 0) {
+    long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+    if (port <= 0 || port > 65535) {
         seterr(err, n, "dss-emulator said '%.200s', not its address", line);
         proc_stop(&r->emu, SIGKILL, 1);
         return -1;
     }
-    r->port = atoi(colon + 1);
+    r->port = (int)port;
     snprintf(r->endpoint, sizeof r->endpoint, "http://127.0.0.1:%d", r->port);
     snprintf(r->h.base, sizeof r->h.base, "%s", r->endpoint);
     for (int i = 0; i < 100; i++) {
@@ -939,14 +940,14 @@ static void poll_instances(struct run *r)
         return;
     }
     int n = cJSON_GetArraySize(arr), k = 0;
-    const cJSON **sorted = calloc(n ? (size_t)n : 1, sizeof *sorted);
+    const cJSON **sorted = calloc(n ? (size_t)n : 1, sizeof(const cJSON *));
     const cJSON *it;
     cJSON_ArrayForEach(it, arr) {
         if (cJSON_GetStringValue(cJSON_GetObjectItem(it, "instance_id")) && sorted)
             sorted[k++] = it;
     }
     if (sorted)
-        qsort(sorted, (size_t)k, sizeof *sorted, cmp_inst_json); /* new instances get launch indexes in id order */
+        qsort(sorted, (size_t)k, sizeof(const cJSON *), cmp_inst_json); /* new instances get launch indexes in id order */
     r->running_instances = 0;
     r->live_instances = 0;
     for (int i = 0; i < k; i++) {
@@ -1034,9 +1035,9 @@ static int queue_counts(struct run *r, const char *url, long *visible, long *inf
     const cJSON *a = cJSON_GetObjectItem(res, "Attributes");
     const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(a, "ApproximateNumberOfMessages"));
     const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(a, "ApproximateNumberOfMessagesNotVisible"));
-    *visible = v ? atol(v) : 0;
+    *visible = v ? strtol(v, NULL, 10) : 0;
     if (inflight)
-        *inflight = f ? atol(f) : 0;
+        *inflight = f ? strtol(f, NULL, 10) : 0;
     cJSON_Delete(res);
     return 0;
 }
@@ -1324,7 +1325,7 @@ static long group_desired(struct run *r)
     if (!d)
         return -1;
     char *v = xml_find_text(xmlDocGetRootElement(d), "DesiredCapacity");
-    long n = v ? atol(v) : -1;
+    long n = v ? strtol(v, NULL, 10) : -1;
     xmlFree(v);
     xmlFreeDoc(d);
     return n;
@@ -2165,7 +2166,7 @@ int runner_replay(const struct run_options *o)
     const struct trace_event *head = trace_find(&t, "run.start");
     const cJSON *doc = head ? cJSON_GetObjectItem(head->details, "scenario") : NULL;
     const cJSON *seed = head ? cJSON_GetObjectItem(head->details, "seed") : NULL;
-    if (!cJSON_IsObject(doc) || !cJSON_IsNumber(seed)) {
+    if (!head || !cJSON_IsObject(doc) || !cJSON_IsNumber(seed)) {
         fprintf(stderr, "dss-scenario: %s: no run.start line with the scenario and seed\n", o->replay_path);
         trace_free(&t);
         return 2;
@@ -2185,7 +2186,7 @@ int runner_replay(const struct run_options *o)
             cJSON_AddItemToObject(j, k, cJSON_Duplicate(e->details, 1));
     }
     struct run_options ro = *o;
-    ro.seed = (int64_t)seed->valuedouble;
+    ro.seed = (int64_t)cJSON_GetNumberValue(seed);
     ro.n_sets = 0;
     const char *wf = cJSON_GetStringValue(cJSON_GetObjectItem(head->details, "workflow"));
     if (!ro.workflow && wf)
