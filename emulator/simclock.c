@@ -99,10 +99,14 @@ static char participants[MAX_PARTICIPANTS][64];
 static int n_participants;
 static struct sim_job **jobs; /* open addressing by id */
 static size_t jobs_cap, jobs_n;
-static struct sim_run *runs;
+static struct sim_run *runs;  /* in cmp_run order unless runs_unsorted */
 static size_t n_runs, cap_runs;
+static int runs_unsorted;
 static char (*crashed)[20];   /* kill-worker faults waiting for the supervisor */
 static size_t n_crashed;
+static int64_t *running;      /* rowids of the running instances at the last reconcile, sorted */
+static size_t n_running;
+static int reconcile_again = 1; /* look whatever the set: the first time, or some were left over */
 
 /* ======================================================================================
  * Job models
@@ -450,7 +454,49 @@ static void spot_notice(sqlite3 *db, const char *id, int64_t now, int64_t notice
               id, when, id);
 }
 
-/* Workers come and go with their instances' state (level-triggered, like reconcile_workers). */
+static int cmp_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Whether the set of running instances differs from the one at the last call. Every change a
+ * worker follows (an instance starts or stops running) changes that set, so while it stays the
+ * same reconcile() has nothing to do; the set is read from the state index alone (rowids). */
+static int running_set_changed(sqlite3 *db)
+{
+    sqlite3_stmt *st = dss_db_stmt(db, "SELECT rowid FROM ec2_instances WHERE state = 'running'");
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            int64_t *g = realloc(ids, cap * sizeof *g);
+            if (!g) {
+                sqlite3_reset(st);
+                free(ids);
+                return 1;
+            }
+            ids = g;
+        }
+        ids[n++] = sqlite3_column_int64(st, 0);
+    }
+    if (!st) {
+        free(ids);
+        return 1;
+    }
+    sqlite3_reset(st);
+    if (n > 1)
+        qsort(ids, n, sizeof *ids, cmp_int64);
+    int changed = n != n_running || (n && memcmp(ids, running, n * sizeof *ids));
+    free(running);
+    running = ids;
+    n_running = n;
+    return changed;
+}
+
+/* Workers come and go with their instances' state (level-triggered, like reconcile_workers),
+ * looked at when the set of running instances has changed since the last time. */
 static void reconcile(sqlite3 *db, int64_t now)
 {
     pthread_mutex_lock(&sim_lock);
@@ -462,6 +508,8 @@ static void reconcile(sqlite3 *db, int64_t now)
     for (size_t i = 0; i < n_kill; i++)
         worker_died(db, kill_ids[i], now);
     free(kill_ids);
+    if (!running_set_changed(db) && !reconcile_again)
+        return;
     sqlite3_stmt *st = dss_db_stmt(db, "SELECT id FROM ec2_instances WHERE state != 'running' AND worker != 'none' "
                                        "ORDER BY seq");
     char gone[64][20];
@@ -470,6 +518,7 @@ static void reconcile(sqlite3 *db, int64_t now)
         snprintf(gone[n++], 20, "%s", (const char *)sqlite3_column_text(st, 0));
     if (st)
         sqlite3_reset(st);
+    reconcile_again = !st || n == 64; /* more than fit: the rest at the next turn */
     for (int i = 0; i < n; i++) {
         exec1(db, "UPDATE ec2_instances SET worker = 'none', worker_pid = NULL, cmd_pgid = NULL WHERE id = ?1 "
                   "AND ?2 = ?2", gone[i], 0);
@@ -508,6 +557,19 @@ static char *sim_job_id(const char *params_json)
     return id;
 }
 
+/* Runs in the order they come due: (time of the fault or else of the end, command id, instance). */
+static int cmp_run(const void *a, const void *b)
+{
+    const struct sim_run *x = a, *y = b;
+    int64_t dx = x->fault_ms >= 0 ? x->fault_ms : x->end_ms, dy = y->fault_ms >= 0 ? y->fault_ms : y->end_ms;
+    if (dx != dy)
+        return dx < dy ? -1 : 1;
+    int c = strcmp(x->command_id, y->command_id);
+    return c ? c : strcmp(x->instance, y->instance);
+}
+
+/* Adds a run where it belongs in that order (at the end while the order is broken: due_runs
+ * sorts then), so that the barrier's every turn needs no sort and stops at the first run not due. */
 static int add_run(const struct sim_run *r)
 {
     if (n_runs == cap_runs) {
@@ -518,7 +580,19 @@ static int add_run(const struct sim_run *r)
         runs = g;
         cap_runs = nc;
     }
-    runs[n_runs++] = *r;
+    size_t lo = 0, hi = n_runs;
+    while (!runs_unsorted && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_run(&runs[mid], r) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (runs_unsorted)
+        lo = n_runs;
+    memmove(&runs[lo + 1], &runs[lo], (n_runs - lo) * sizeof *runs);
+    runs[lo] = *r;
+    n_runs++;
     return 0;
 }
 
@@ -548,19 +622,23 @@ static void finish_command(sqlite3 *db, const char *cid, const char *instance, i
     sqlite3_reset(st);
 }
 
-/* Each idle worker takes its instance's next Pending command (instances in launch order). */
+/* Each idle worker takes its instance's next Pending command (instances in launch order). The
+ * query starts from the Pending invocations (ssm.c's status index), not from the running
+ * instances: it runs at every turn of the barrier, when there are usually none, while 500
+ * running instances cost 1,000 index probes a turn. Rows come grouped by instance, the
+ * instance's oldest command first; the rest of its group waits for its worker. */
 static void take_commands(sqlite3 *db, int64_t now)
 {
     sqlite3_stmt *st = dss_db_stmt(db,
-        "SELECT i.id, i.worker_pid, (SELECT v.command_id FROM ssm_invocations v WHERE v.instance_id = i.id AND "
-        "v.status = 'Pending' ORDER BY v.seq LIMIT 1) FROM ec2_instances i WHERE i.state = 'running' AND "
-        "i.worker = 'running' AND NOT EXISTS (SELECT 1 FROM ssm_invocations w WHERE w.instance_id = i.id AND "
-        "w.status IN ('InProgress', 'Cancelling') AND w.worker_pid = i.worker_pid) ORDER BY i.seq");
+        "SELECT i.id, i.worker_pid, v.command_id FROM ssm_invocations v JOIN ec2_instances i ON i.id = "
+        "v.instance_id WHERE v.status = 'Pending' AND i.state = 'running' AND i.worker = 'running' AND NOT EXISTS "
+        "(SELECT 1 FROM ssm_invocations w WHERE w.instance_id = i.id AND w.status IN ('InProgress', 'Cancelling') "
+        "AND w.worker_pid = i.worker_pid) ORDER BY i.seq, v.seq");
     struct take { char id[20], cid[40]; int64_t pid; } *take = NULL;
     size_t n = 0, cap = 0;
     while (st && sqlite3_step(st) == SQLITE_ROW) {
-        if (sqlite3_column_type(st, 2) == SQLITE_NULL)
-            continue;
+        if (n && !strcmp(take[n - 1].id, (const char *)sqlite3_column_text(st, 0)))
+            continue; /* one command at a time per worker */
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             struct take *g = realloc(take, cap * sizeof *g);
@@ -611,28 +689,23 @@ static void take_commands(sqlite3 *db, int64_t now)
     free(take);
 }
 
-static int cmp_run(const void *a, const void *b)
-{
-    const struct sim_run *x = a, *y = b;
-    int64_t dx = x->fault_ms >= 0 ? x->fault_ms : x->end_ms, dy = y->fault_ms >= 0 ? y->fault_ms : y->end_ms;
-    if (dx != dy)
-        return dx < dy ? -1 : 1;
-    return strcmp(x->command_id, y->command_id);
-}
-
 /* Fires the faults and completions due by now, in (time, command id) order. */
 static void due_runs(sqlite3 *db, int64_t now)
 {
-    if (n_runs > 1)
+    if (runs_unsorted && n_runs > 1)
         qsort(runs, n_runs, sizeof *runs, cmp_run);
+    runs_unsorted = 0;
     for (size_t i = 0; i < n_runs;) {
         struct sim_run *r = &runs[i];
+        if (!r->fault_fired && (r->fault_ms >= 0 ? r->fault_ms : r->end_ms) > now)
+            break; /* sorted: nothing after it is due either */
         if (r->fault_ms >= 0 && r->fault_ms <= now) {
             static const char *const phases[] = {"queued", "started", "running", "finishing"};
             char inst[20];
             snprintf(inst, sizeof inst, "%s", r->instance);
             r->fault_ms = -1;
             r->fault_fired = 1;
+            runs_unsorted = 1; /* its place in the order moved (to its end time) */
             dss_event("sim.attempt.fault", "{\"job\":\"%s\",\"attempt\":%d,\"instance_id\":\"%s\",\"ms\":%lld,"
                       "\"fault\":\"%s\",\"phase\":\"%s\"}", r->job->id, r->attempt, inst, (long long)now,
                       r->a->hit == HIT_SPOT ? "spot_interruption" : "worker_crash", phases[r->a->phase]);
@@ -746,8 +819,13 @@ void simclock_cleanup(void)
     free(runs);
     runs = NULL;
     n_runs = cap_runs = 0;
+    runs_unsorted = 0;
     free(crashed);
     crashed = NULL;
     n_crashed = 0;
+    free(running);
+    running = NULL;
+    n_running = 0;
+    reconcile_again = 1;
     pthread_mutex_unlock(&sim_lock);
 }

@@ -390,11 +390,19 @@ static int start_attempt(struct request *r)
     return 0;
 }
 
+/* Attempts handed to curl at most. With one connection (the simulated clock's one request at a
+ * time) curl gets one attempt at a time: two would let curl choose which of them takes the
+ * connection next, by wall-clock timing, and the order of requests would differ from run to run. */
+static int curl_cap(const struct aws_client *c)
+{
+    return c->opt.max_connections == 1 ? 1 : 2 * c->opt.max_connections;
+}
+
 /* Starts r's next attempt now, or queues it until fewer attempts are in flight. */
 static int admit(struct request *r)
 {
     struct aws_client *c = r->c;
-    if (c->in_flight >= 2 * c->opt.max_connections) {
+    if (c->in_flight >= curl_cap(c) || c->qhead) { /* behind the queue: first come, first sent */
         r->qnext = NULL;
         if (c->qtail)
             c->qtail->qnext = r;
@@ -411,7 +419,7 @@ static void fail_start(struct request *r);
 /* Starts queued attempts while there is room. */
 static void admit_queued(struct aws_client *c)
 {
-    while (c->qhead && c->in_flight < 2 * c->opt.max_connections) {
+    while (c->qhead && c->in_flight < curl_cap(c)) {
         struct request *r = c->qhead;
         c->qhead = r->qnext;
         if (!c->qhead)

@@ -25,6 +25,8 @@ static char barrier_url[1024];    /* "": no emulator barrier */
 static char barrier_name[64];
 static CURL *barrier_curl;
 static volatile sig_atomic_t *barrier_stop;
+static void (*sleep_hook)(void *);
+static void *sleep_hook_arg;
 
 static int64_t wall_now(void *ctx)
 {
@@ -174,6 +176,8 @@ void sched_clock_wait_until(int64_t t)
     }
     if (barrier_stop && *barrier_stop)
         return;
+    if (sleep_hook)
+        sleep_hook(sleep_hook_arg);
     char q[256], err[512];
     snprintf(q, sizeof q, "/_dss/clock/sleep?participant=%s&until=%lld", barrier_name, (long long)t);
     int64_t now = 0;
@@ -185,6 +189,12 @@ void sched_clock_wait_until(int64_t t)
         fprintf(stderr, "dss-scheduler: the emulator's clock: %s\n", err);
         usleep(200000); /* the emulator is gone or restarting: do not spin */
     }
+}
+
+void sched_clock_on_sleep(void (*fn)(void *arg), void *arg)
+{
+    sleep_hook = fn;
+    sleep_hook_arg = arg;
 }
 
 void sched_clock_emulator_cleanup(void)

@@ -36,6 +36,9 @@ int sched_clock_on_emulator(void);
 /* Virtual clock: moves it to t -- at once, or on the emulator's clock by sleeping on its barrier
  * until it gets there (then the clock reads the emulator's now). */
 void sched_clock_wait_until(int64_t t);
+/* The emulator's clock: fn(arg) runs before every sleep on the barrier, i.e. whenever the loop
+ * has nothing left to do at this instant (the journal commits there, see journal.c). NULL: none. */
+void sched_clock_on_sleep(void (*fn)(void *arg), void *arg);
 /* Unregisters from the emulator's barrier and frees what sched_clock_emulator made. */
 void sched_clock_emulator_cleanup(void);
 /* Monotonic real milliseconds, for curl's network timeouts only. */

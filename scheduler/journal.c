@@ -1,4 +1,13 @@
-/* journal.c -- see journal.h. */
+/* journal.c -- see journal.h.
+ *
+ * On the emulator's simulated clock (dss-scheduler --clock) the journal is a record, not a
+ * recovery point: dss-scenario refuses scheduler_kill and emulator_restart in simulated mode, so
+ * nothing ever resumes from it. There it trades durability for speed -- no fsync
+ * (synchronous=OFF), a rollback journal in memory instead of a WAL (no checkpoint copying every
+ * page a second time), one lock held for the whole run, and one commit per instant of virtual
+ * time (before each sleep on the barrier, clock.h) instead of one per loop iteration. A scheduler
+ * killed in that mode may leave a torn journal; in any other mode nothing changes.
+ */
 #include "journal.h"
 
 #include <cjson/cJSON.h>
@@ -6,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "util.h"
 
 enum { ST_NEW, ST_HAS, ST_STATE, ST_EVENT, ST_FINISH, ST_COUNT };
@@ -14,11 +24,14 @@ struct journal {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     int in_tx;
+    int simulated; /* on the emulator's clock: commits wait for the next sleep (see the top) */
 };
 
+static const char *const durable = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+static const char *const ephemeral =
+    "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;";
+
 static const char *const schema =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
     "CREATE TABLE IF NOT EXISTS executions("
     " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, instance_id TEXT UNIQUE,"
     " status TEXT NOT NULL, state TEXT, input TEXT, wait_due_ms INTEGER NOT NULL DEFAULT 0,"
@@ -39,6 +52,14 @@ static const char *const sql[ST_COUNT] = {
     " wait_due_ms = 0 WHERE id = ?1",
 };
 
+static void commit_before_sleep(void *arg)
+{
+    struct journal *j = arg;
+    j->simulated = 0; /* journal_commit for real, once */
+    journal_commit(j);
+    j->simulated = 1;
+}
+
 struct journal *journal_open(const char *path, char *err, size_t errlen)
 {
     struct journal *j = calloc(1, sizeof *j);
@@ -52,8 +73,10 @@ struct journal *journal_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     sqlite3_busy_timeout(j->db, 5000);
+    j->simulated = sched_clock_on_emulator();
     char *msg = NULL;
-    if (sqlite3_exec(j->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+    if (sqlite3_exec(j->db, j->simulated ? ephemeral : durable, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(j->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "journal %s: %s", path, msg ? msg : sqlite3_errmsg(j->db));
         sqlite3_free(msg);
         journal_close(j);
@@ -65,6 +88,8 @@ struct journal *journal_open(const char *path, char *err, size_t errlen)
             journal_close(j);
             return NULL;
         }
+    if (j->simulated)
+        sched_clock_on_sleep(commit_before_sleep, j);
     return j;
 }
 
@@ -72,6 +97,9 @@ void journal_close(struct journal *j)
 {
     if (!j)
         return;
+    if (j->simulated)
+        sched_clock_on_sleep(NULL, NULL);
+    j->simulated = 0;
     if (j->in_tx)
         journal_commit(j);
     for (int i = 0; i < ST_COUNT; i++)
@@ -97,7 +125,7 @@ int journal_begin(struct journal *j)
 
 int journal_commit(struct journal *j)
 {
-    if (!j->in_tx)
+    if (!j->in_tx || j->simulated) /* simulated: the transaction goes on until the next sleep */
         return 0;
     j->in_tx = 0;
     if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {

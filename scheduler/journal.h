@@ -6,7 +6,8 @@
  *
  * Writes are grouped: the loop opens a transaction before an iteration and commits after it,
  * before any request queued in that iteration goes out on the wire (curl sends on the next
- * iteration). WAL with synchronous=NORMAL: a SIGKILL loses nothing committed.
+ * iteration). WAL with synchronous=NORMAL: a SIGKILL loses nothing committed. (On the emulator's
+ * simulated clock the journal is not durable and commits once per instant: see journal.c.)
  */
 #ifndef DSS_SCHED_JOURNAL_H
 #define DSS_SCHED_JOURNAL_H
