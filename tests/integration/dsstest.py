@@ -6,8 +6,9 @@ SIGKILL) when the class ends -- also when a test fails or the run is interrupted
 emulator outlives the suite. Clients get dummy credentials and us-east-1.
 
 DSS_EMULATOR_WRAPPER, if set, is a command line every emulator is started under (ci/valgrind
-sets "valgrind --error-exitcode=99 ..."); DSS_STOP_TIMEOUT is how long a stopping emulator
-may take before it is killed (default 10 s, 120 s under a wrapper).
+sets a script that runs it under valgrind memcheck; its DSS_BIN holds dss-scheduler and
+dss-scenario wrapped the same way); DSS_STOP_TIMEOUT is how long a stopping emulator may take
+before it is killed (default 10 s, 120 s under a wrapper).
 """
 import atexit
 import os
