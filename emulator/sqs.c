@@ -74,7 +74,10 @@ static const char schema[] =
     "  receipt TEXT);"             /* nonce of the latest receive */
     "CREATE INDEX IF NOT EXISTS sqs_messages_ready ON sqs_messages(queue_id, visible_ms, seq);"
     /* Retention expiry runs on every receive: without this it would scan the whole queue. */
-    "CREATE INDEX IF NOT EXISTS sqs_messages_age ON sqs_messages(queue_id, sent_ms);";
+    "CREATE INDEX IF NOT EXISTS sqs_messages_age ON sqs_messages(queue_id, sent_ms);"
+    /* GetQueueAttributes' three counts read only this index: without it each counted message
+     * is a table lookup, 25 ms of CPU per call at 10,000 messages (scenario scale-10k). */
+    "CREATE INDEX IF NOT EXISTS sqs_messages_count ON sqs_messages(queue_id, visible_ms, receive_count, sent_ms);";
 
 /* Settable attributes and their defaults (AWS's, with the 1 MiB message size of 2025). */
 static const struct attr_rule {
