@@ -25,63 +25,14 @@
 #include "asl.h"
 #include "clock.h"
 #include "engine.h"
+#include "child_emulator.h"
 #include "runtime.h"
 #include "tasks.h"
 
-static pid_t emu_pid;
-static FILE *emu_out; /* kept open: the emulator must not get SIGPIPE writing to stdout */
-static char endpoint[128];
 static struct runtime rt;
 static struct task_env env;
 static int have_ec2, have_ssm;
 static char instance_id[64];
-
-/* ---- the emulator ---- */
-
-static int start_emulator(void)
-{
-    int fds[2];
-    if (pipe(fds))
-        return -1;
-    emu_pid = fork();
-    if (emu_pid < 0)
-        return -1;
-    if (emu_pid == 0) {
-        /* If this test program dies without its teardown, the emulator goes with it. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        char exe[512];
-        snprintf(exe, sizeof exe, "%s/dss-emulator", DSS_BIN_DIR);
-        execl(exe, exe, "--listen", "127.0.0.1:0", "--ephemeral", "--log-level", "error", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[512] = "";
-    emu_out = f;
-    if (!fgets(line, sizeof line, f))
-        return -1;
-    char *p = strstr(line, "http://");
-    if (!p)
-        return -1;
-    p[strcspn(p, " \n")] = '\0';
-    snprintf(endpoint, sizeof endpoint, "%s", p);
-    return 0;
-}
-
-static void stop_emulator(void)
-{
-    if (emu_pid > 0) {
-        kill(emu_pid, SIGTERM);
-        waitpid(emu_pid, NULL, 0);
-        emu_pid = 0;
-    }
-    if (emu_out)
-        fclose(emu_out);
-    emu_out = NULL;
-}
 
 /* ---- synchronous calls for setup and checks ---- */
 
@@ -250,12 +201,7 @@ static int group_setup(void **state)
         fprintf(stderr, "cannot start %s/dss-emulator\n", DSS_BIN_DIR);
         return -1;
     }
-    setenv("AWS_ENDPOINT_URL", endpoint, 1);
-    setenv("AWS_ACCESS_KEY_ID", "test", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "test", 1);
-    setenv("AWS_REGION", "us-east-1", 1);
-    setenv("AWS_CONFIG_FILE", "/dev/null", 1);
-    setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", 1);
+    use_emulator_env();
     char err[512];
     struct aws_client_options opt = {2, 8, 30000};
     if (runtime_init(&rt, &opt, err, sizeof err)) {
