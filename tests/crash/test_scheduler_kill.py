@@ -43,6 +43,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from procscan import processes_under  # noqa: E402
+
 BIN = os.environ.get("DSS_BIN") or os.path.join(os.path.dirname(__file__), "..", "..", "build", "bin")
 SOURCE = os.environ.get("DSS_SOURCE") or os.path.join(os.path.dirname(__file__), "..", "..")
 KILLS = int(os.environ.get("DSS_SCHED_KILLS", "5"))
@@ -81,21 +84,6 @@ def kill_scenario(seed, kills, jobs, workflow):
         "faults": faults,
         "expect": {"invariants": {"no_lost_jobs": "any"}},  # jobs_on_queues() checks it, duplicates aside
     }
-
-
-def leftovers(run_dir):
-    """(pid, command line) of processes whose command line or working directory is in run_dir."""
-    found = []
-    for d in glob.glob("/proc/[0-9]*"):
-        try:
-            with open(d + "/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            cwd = os.readlink(d + "/cwd")
-        except OSError:
-            continue
-        if run_dir in cmd or cwd.startswith(run_dir):
-            found.append((int(d[6:]), cmd))
-    return found
 
 
 def jobs_on_queues(trace_path):
@@ -162,7 +150,7 @@ def run_kill_loop(seed, kills=KILLS, jobs=JOBS, workflow="hardened", log=print, 
         if p.returncode != 0:
             problems.append("dss-scenario exited %s:\n%s%s" % (p.returncode, out[-3000:], err[-3000:]))
         runs = glob.glob(os.path.join(work, "dss-scenario-*"))
-        stray = leftovers(work)
+        stray = processes_under(work)
         for pid, _ in stray:
             try:
                 os.kill(pid, signal.SIGKILL)

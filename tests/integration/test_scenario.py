@@ -18,6 +18,8 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
+from procscan import processes_under
+
 BIN = os.environ.get("DSS_BIN") or os.path.join(os.path.dirname(__file__), "..", "..", "build", "bin")
 SOURCE = os.environ.get("DSS_SOURCE") or os.path.join(os.path.dirname(__file__), "..", "..")
 SCENARIO = os.path.join(BIN, "dss-scenario")
@@ -29,21 +31,6 @@ def run(*args, timeout=300, **kw):
     p = subprocess.run([SCENARIO] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        timeout=timeout, **kw)
     return p.returncode, p.stdout, p.stderr
-
-
-def processes_under(path):
-    """Pids whose command line mentions path or whose working directory is inside it."""
-    found = []
-    for d in glob.glob("/proc/[0-9]*"):
-        try:
-            with open(d + "/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            cwd = os.readlink(d + "/cwd")
-        except OSError:
-            continue
-        if path in cmd or cwd.startswith(path):
-            found.append((int(d[6:]), cmd))
-    return found
 
 
 def run_dir_of(stderr):

@@ -24,6 +24,8 @@ import sys
 import tempfile
 import unittest
 
+from procscan import processes_under
+
 BIN = os.environ.get("DSS_BIN") or os.path.join(os.path.dirname(__file__), "..", "..", "build", "bin")
 SOURCE = os.environ.get("DSS_SOURCE") or os.path.join(os.path.dirname(__file__), "..", "..")
 SCENARIO = os.path.join(BIN, "dss-scenario")
@@ -33,21 +35,6 @@ COVERED = {"smoke.json", "blog-example.json"}  # test_scenario.py
 def scenario_files():
     return sorted(f for f in glob.glob(os.path.join(SOURCE, "scenarios", "*.json"))
                   if os.path.basename(f) not in COVERED)
-
-
-def leftovers(run_dir):
-    """Pids whose command line mentions run_dir or whose working directory is inside it."""
-    found = []
-    for d in glob.glob("/proc/[0-9]*"):
-        try:
-            with open(d + "/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            cwd = os.readlink(d + "/cwd")
-        except OSError:
-            continue
-        if run_dir in cmd or cwd.startswith(run_dir):
-            found.append((int(d[6:]), cmd))
-    return found
 
 
 def kill_all(found):
@@ -81,7 +68,7 @@ class TestShippedScenarios(unittest.TestCase):
             finally:
                 m = re.search(r"run directory (\S+)", err if p.returncode is not None and err else "")
                 if m:
-                    stray = leftovers(m.group(1))
+                    stray = processes_under(m.group(1))
                     kill_all(stray)
             self.assertEqual(p.returncode, 0, out + err)
             self.assertIn(": PASSED", out)
