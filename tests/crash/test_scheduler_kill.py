@@ -44,7 +44,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from procscan import processes_under  # noqa: E402
+from procscan import communicate_or_stop, processes_under  # noqa: E402
 
 BIN = os.environ.get("DSS_BIN") or os.path.join(os.path.dirname(__file__), "..", "..", "build", "bin")
 SOURCE = os.environ.get("DSS_SOURCE") or os.path.join(os.path.dirname(__file__), "..", "..")
@@ -136,15 +136,8 @@ def run_kill_loop(seed, kills=KILLS, jobs=JOBS, workflow="hardened", log=print, 
         p = subprocess.Popen([os.path.join(BIN, "dss-scenario"), "run", scenario, "--keep", "--summary", summary_path,
                               "--trace", trace_path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=env, start_new_session=True)
-        try:
-            out, err = p.communicate(timeout=spec["time_limit"] + 240)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGINT)  # the runner stops everything it started
-            try:
-                out, err = p.communicate(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                out, err = p.communicate()
+        out, err, in_time = communicate_or_stop(p, spec["time_limit"] + 240)
+        if not in_time:
             problems.append("dss-scenario did not finish within %d s" % (spec["time_limit"] + 240))
         log(out.strip())
         if p.returncode != 0:

@@ -2,6 +2,8 @@
 started outlives it (no stray emulator, scheduler, worker or job)."""
 import glob
 import os
+import signal
+import subprocess
 
 
 def processes_under(path):
@@ -18,3 +20,19 @@ def processes_under(path):
         if path in cmd or cwd.startswith(path):
             found.append((int(d[6:]), cmd))
     return found
+
+
+def communicate_or_stop(p, timeout):
+    """p.communicate() within timeout seconds; past it, SIGINT to p's session (a dss-scenario
+    runner stops everything it started), then SIGKILL a minute later. Returns (out, err, in_time)."""
+    try:
+        out, err = p.communicate(timeout=timeout)
+        return out, err, True
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGINT)
+        try:
+            out, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, err = p.communicate()
+        return out, err, False

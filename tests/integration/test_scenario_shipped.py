@@ -24,7 +24,7 @@ import sys
 import tempfile
 import unittest
 
-from procscan import processes_under
+from procscan import communicate_or_stop, processes_under
 
 BIN = os.environ.get("DSS_BIN") or os.path.join(os.path.dirname(__file__), "..", "..", "build", "bin")
 SOURCE = os.environ.get("DSS_SOURCE") or os.path.join(os.path.dirname(__file__), "..", "..")
@@ -55,16 +55,11 @@ class TestShippedScenarios(unittest.TestCase):
             summary_path = os.path.join(tmp, "summary.json")
             p = subprocess.Popen([SCENARIO, "run", path, "--summary", summary_path],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+            err = ""
             try:
-                out, err = p.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGINT)  # the runner stops everything it started
-                try:
-                    out, err = p.communicate(timeout=60)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    out, err = p.communicate()
-                self.fail("%s did not finish within %d s\n%s%s" % (os.path.basename(path), timeout, out, err))
+                out, err, in_time = communicate_or_stop(p, timeout)
+                if not in_time:
+                    self.fail("%s did not finish within %d s\n%s%s" % (os.path.basename(path), timeout, out, err))
             finally:
                 m = re.search(r"run directory (\S+)", err if p.returncode is not None and err else "")
                 if m:

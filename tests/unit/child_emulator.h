@@ -2,7 +2,9 @@
  * $DSS_BIN_DIR/dss-emulator --ephemeral on a free port as a child of the test (it dies with the
  * test even without the teardown: PR_SET_PDEATHSIG) and reads its address from the first line
  * it prints; use_emulator_env() points the standard AWS configuration at it with dummy
- * credentials; stop_emulator() stops it. Included by one test file each (static state). */
+ * credentials; stop_emulator() stops it. start_emulator_runtime() does the first two and makes
+ * the scheduler's runtime (loop and AWS client) talk to it. Included by one test file each
+ * (static state). */
 #ifndef DSS_TESTS_CHILD_EMULATOR_H
 #define DSS_TESTS_CHILD_EMULATOR_H
 
@@ -13,6 +15,8 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "runtime.h"
 
 static pid_t emu_pid;
 static FILE *emu_out; /* kept open: the emulator must not get SIGPIPE writing to stdout */
@@ -57,6 +61,21 @@ static void use_emulator_env(void)
     setenv("AWS_REGION", "us-east-1", 1);
     setenv("AWS_CONFIG_FILE", "/dev/null", 1);
     setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", 1);
+}
+
+static int start_emulator_runtime(struct runtime *rt, const struct aws_client_options *opt)
+{
+    if (start_emulator()) {
+        fprintf(stderr, "cannot start %s/dss-emulator\n", DSS_BIN_DIR);
+        return -1;
+    }
+    use_emulator_env();
+    char err[512];
+    if (runtime_init(rt, opt, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    return 0;
 }
 
 static void stop_emulator(void)

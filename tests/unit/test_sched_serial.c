@@ -39,17 +39,9 @@ static void keep_url(void *arg, const struct aws_response *r)
 static int group_setup(void **state)
 {
     (void)state;
-    if (start_emulator()) {
-        fprintf(stderr, "cannot start %s/dss-emulator\n", DSS_BIN_DIR);
-        return -1;
-    }
-    use_emulator_env();
-    char err[512];
     struct aws_client_options one_at_a_time = {1, 1, 30000};
-    if (runtime_init(&rt, &one_at_a_time, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
+    if (start_emulator_runtime(&rt, &one_at_a_time))
         return -1;
-    }
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "QueueName", "serial");
     if (runtime_call_json(&rt, &aws_sqs, "CreateQueue", p, keep_url, NULL) || !queue_url[0]) {

@@ -197,17 +197,9 @@ static char *doc(const char *group, const char *extra)
 static int group_setup(void **state)
 {
     (void)state;
-    if (start_emulator()) {
-        fprintf(stderr, "cannot start %s/dss-emulator\n", DSS_BIN_DIR);
-        return -1;
-    }
-    use_emulator_env();
-    char err[512];
     struct aws_client_options opt = {2, 8, 30000};
-    if (runtime_init(&rt, &opt, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
+    if (start_emulator_runtime(&rt, &opt))
         return -1;
-    }
     env = (struct task_env){rt.aws, rt.loop, NULL, 0.2, 100, NULL, 0};
     /* What the emulator serves. */
     char cmd[256];
