@@ -17,9 +17,15 @@
  * BEGIN and COMMIT are cached prepared statements like any other: sqlite3_exec() would parse
  * them again for every request.
  *
- * Simulated mode (--clock simulated) runs with synchronous=OFF: its runs cannot restart the
- * emulator on its data (dss-scenario refuses emulator_restart there, and the job models live in
- * memory), so the checkpoints' fdatasyncs would buy nothing. A SIGKILL still loses nothing.
+ * Simulated mode (--clock simulated) and --ephemeral run with synchronous=OFF: a simulated run
+ * cannot restart the emulator on its data (dss-scenario refuses emulator_restart there, and the
+ * job models live in memory), and an ephemeral data directory is removed when the emulator
+ * exits, so the checkpoints' fdatasyncs would buy nothing. A SIGKILL still loses nothing.
+ *
+ * Start-up on a fresh data directory: the first connection turns the new file into WAL mode and
+ * creates every schema before any other connection exists, with synchronous set first (the
+ * switch to WAL is a rollback-journal write, fdatasynced unless synchronous is OFF); a connection
+ * opened later reads the finished schema once instead of being told it changed.
  */
 #include "db.h"
 
@@ -43,6 +49,7 @@ struct thread_db {
 };
 
 static char db_path[4096];
+static int db_durable = 1; /* dss_db_open(): 0 for ephemeral and simulated runs, see above */
 static pthread_key_t thread_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -105,10 +112,13 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 
 /* The checkpoint thread: a PASSIVE checkpoint each time a commit finds the WAL long, on its
  * own connection, without the writer lock. The WAL file restarts from its beginning at the
- * next write after a checkpoint that copied everything. */
+ * next write after a checkpoint that copied everything. The connection is opened here, off the
+ * start-up path; without one the thread does nothing, and writers past CHECKPOINT_FRAMES_MAX
+ * checkpoint themselves (restart_wal()). */
 static void *checkpoint_main(void *arg)
 {
-    sqlite3 *db = arg;
+    (void)arg;
+    sqlite3 *db = open_connection();
     pthread_mutex_lock(&checkpoints.lock);
     while (!checkpoints.stop) {
         if (!checkpoints.wanted || checkpoints.held) {
@@ -116,6 +126,8 @@ static void *checkpoint_main(void *arg)
             continue;
         }
         checkpoints.wanted = 0;
+        if (!db)
+            continue;
         checkpoints.busy = 1;
         pthread_mutex_unlock(&checkpoints.lock);
         int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
@@ -130,19 +142,13 @@ static void *checkpoint_main(void *arg)
     return NULL;
 }
 
-/* Starts the checkpoint thread; without it (no thread, no connection) every connection keeps
- * SQLite's automatic checkpoints. */
+/* Starts the checkpoint thread; without it every connection keeps SQLite's automatic
+ * checkpoints. */
 static void start_checkpoints(void)
 {
-    sqlite3 *db = open_connection();
-    if (!db)
-        return;
     checkpoints.stop = checkpoints.wanted = 0;
-    if (pthread_create(&checkpoints.thread, NULL, checkpoint_main, db) != 0) {
-        sqlite3_close(db);
-        return;
-    }
-    checkpoints.running = 1;
+    if (pthread_create(&checkpoints.thread, NULL, checkpoint_main, NULL) == 0)
+        checkpoints.running = 1;
 }
 
 void dss_db_close(void)
@@ -174,10 +180,10 @@ static sqlite3 *open_connection(void)
     if (checkpoints.running)
         sqlite3_wal_hook(db, on_wal_commit, NULL); /* replaces SQLite's automatic checkpoint */
     char *err = NULL;
-    if (sqlite3_exec(db, dss_clock_is_simulated() ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; "
-                                                    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
-                                                  : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                                                    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
+    if (sqlite3_exec(db, db_durable ? "PRAGMA synchronous=NORMAL; PRAGMA journal_mode=WAL; "
+                                      "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+                                    : "PRAGMA synchronous=OFF; PRAGMA journal_mode=WAL; "
+                                      "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
                      NULL, NULL, &err)) {
         log_error("cannot configure %s: %s", db_path, err);
         sqlite3_free(err);
@@ -187,15 +193,9 @@ static sqlite3 *open_connection(void)
     return db;
 }
 
-int dss_db_open(const char *dir)
+/* Every service's schema, in one transaction: one WAL commit instead of one per statement. */
+static int create_schemas(sqlite3 *db)
 {
-    snprintf(db_path, sizeof db_path, "%s/dss.db", dir);
-    if (!checkpoints.running)
-        start_checkpoints();
-    sqlite3 *db = dss_db_thread();
-    if (!db)
-        return -1;
-    /* One transaction for every schema: one WAL commit instead of one per statement. */
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     for (int i = 0; dss_services[i]; i++) {
         char *err = NULL;
@@ -208,6 +208,21 @@ int dss_db_open(const char *dir)
         }
     }
     return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int dss_db_open(const char *dir, int durable)
+{
+    snprintf(db_path, sizeof db_path, "%s/dss.db", dir);
+    db_durable = durable && !dss_clock_is_simulated();
+    sqlite3 *db = dss_db_thread();
+    if (!db || create_schemas(db) != 0)
+        return -1;
+    if (!checkpoints.running) {
+        start_checkpoints();
+        if (checkpoints.running) /* this connection was opened before there was a thread */
+            sqlite3_wal_hook(db, on_wal_commit, NULL);
+    }
+    return 0;
 }
 
 const char *dss_db_path(void)

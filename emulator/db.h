@@ -6,8 +6,9 @@
 #include <sqlite3.h>
 
 /* Opens (creating if needed) DIR/dss.db in WAL mode and runs every service's schema; starts
- * the thread that checkpoints the WAL. Returns 0, or -1 after logging why. */
-int dss_db_open(const char *dir);
+ * the thread that checkpoints the WAL. durable 0 (an ephemeral data directory) skips every
+ * fdatasync (synchronous=OFF), as the simulated clock does too. Returns 0, or -1 after logging why. */
+int dss_db_open(const char *dir, int durable);
 /* The calling thread's connection, opened on first use. NULL (after logging) on failure. */
 sqlite3 *dss_db_thread(void);
 /* A cached prepared statement on db for a static SQL string; reset, bindings cleared. */

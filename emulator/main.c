@@ -295,7 +295,7 @@ int main(int argc, char **argv)
 
     int status = 1;
     struct dss_server_config cfg = {o.host, o.port, o.data_dir, o.threads};
-    if (dss_db_open(o.data_dir) == 0 && dss_server_start(&cfg) == 0) {
+    if (dss_db_open(o.data_dir, !o.ephemeral) == 0 && dss_server_start(&cfg) == 0) {
         char access[160];
         describe_access(&o, access, sizeof access);
         printf("dss-emulator %s listening on http://%s:%d (data: %s%s; %s)\n", DSS_VERSION, cfg.host,

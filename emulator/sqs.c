@@ -59,8 +59,11 @@ static const char schema[] =
     "  attrs TEXT NOT NULL,"      /* JSON object of the settable attributes, string values */
     "  tags TEXT NOT NULL,"       /* JSON object */
     "  purged_ms INTEGER NOT NULL DEFAULT 0);"
+    /* seq without AUTOINCREMENT: a rowid may come back after the newest message is deleted, and
+     * a receipt handle still names one delivery only (its nonce must match receipt), while
+     * sqlite_sequence would be one more page written by every SendMessage. */
     "CREATE TABLE IF NOT EXISTS sqs_messages("
-    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  seq INTEGER PRIMARY KEY,"
     "  queue_id INTEGER NOT NULL REFERENCES sqs_queues(id) ON DELETE CASCADE,"
     "  message_id TEXT NOT NULL,"
     "  body BLOB NOT NULL,"
@@ -73,11 +76,14 @@ static const char schema[] =
     "  first_receive_ms INTEGER,"
     "  receipt TEXT);"             /* nonce of the latest receive */
     "CREATE INDEX IF NOT EXISTS sqs_messages_ready ON sqs_messages(queue_id, visible_ms, seq);"
-    /* Retention expiry runs on every receive: without this it would scan the whole queue. */
-    "CREATE INDEX IF NOT EXISTS sqs_messages_age ON sqs_messages(queue_id, sent_ms);"
-    /* GetQueueAttributes' three counts read only this index: without it each counted message
-     * is a table lookup, 25 ms of CPU per call at 10,000 messages (scenario scale-10k). */
-    "CREATE INDEX IF NOT EXISTS sqs_messages_count ON sqs_messages(queue_id, visible_ms, receive_count, sent_ms);";
+    /* Two indexes, each one more page in every send, receive and delete. This one serves the
+     * retention expiry that runs on every receive (sent_ms < cutoff) and, covering, the counts
+     * of GetQueueAttributes (one pass over the unexpired messages, no table lookups: those cost
+     * 25 ms of CPU per call at 10,000 messages in scenario scale-10k). It replaces the separate
+     * age and count indexes of earlier data directories. */
+    "DROP INDEX IF EXISTS sqs_messages_age;"
+    "DROP INDEX IF EXISTS sqs_messages_count;"
+    "CREATE INDEX IF NOT EXISTS sqs_messages_live ON sqs_messages(queue_id, sent_ms, visible_ms, receive_count);";
 
 /* Settable attributes and their defaults (AWS's, with the 1 MiB message size of 2025). */
 static const struct attr_rule {
@@ -407,16 +413,27 @@ static int sqs_delete_queue(struct dss_call *call, const cJSON *params, cJSON **
     return DSS_OK;
 }
 
-static int64_t count_messages(struct dss_call *call, int64_t queue_id, const char *sql, int64_t now,
-                              int64_t cutoff)
+/* The three approximate counts of queue_id, in one pass over its unexpired messages. */
+struct message_counts {
+    int64_t visible, not_visible, delayed;
+};
+
+static struct message_counts count_messages(struct dss_call *call, int64_t queue_id, int64_t now, int64_t cutoff)
 {
-    sqlite3_stmt *st = dss_stmt(call, sql);
+    struct message_counts n = {0, 0, 0};
+    sqlite3_stmt *st = dss_stmt(call, "SELECT total(visible_ms <= ?2), total(visible_ms > ?2 AND receive_count > 0), "
+                                      "total(visible_ms > ?2 AND receive_count = 0) FROM sqs_messages "
+                                      "WHERE queue_id = ?1 AND sent_ms >= ?3");
     if (!st)
-        return 0;
+        return n;
     sqlite3_bind_int64(st, 1, queue_id);
     sqlite3_bind_int64(st, 2, now);
     sqlite3_bind_int64(st, 3, cutoff);
-    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        n.visible = sqlite3_column_int64(st, 0);
+        n.not_visible = sqlite3_column_int64(st, 1);
+        n.delayed = sqlite3_column_int64(st, 2);
+    }
     sqlite3_reset(st);
     return n;
 }
@@ -439,15 +456,10 @@ static cJSON *queue_attributes(struct dss_call *call, const struct queue *q)
         if (v || r->dflt)
             cJSON_AddStringToObject(out, r->name, v ? v : r->dflt);
     }
-    add_number_attr(out, "ApproximateNumberOfMessages",
-                    count_messages(call, q->id, "SELECT count(*) FROM sqs_messages WHERE queue_id = ?1 "
-                                   "AND visible_ms <= ?2 AND sent_ms >= ?3", now, cutoff));
-    add_number_attr(out, "ApproximateNumberOfMessagesNotVisible",
-                    count_messages(call, q->id, "SELECT count(*) FROM sqs_messages WHERE queue_id = ?1 "
-                                   "AND visible_ms > ?2 AND receive_count > 0 AND sent_ms >= ?3", now, cutoff));
-    add_number_attr(out, "ApproximateNumberOfMessagesDelayed",
-                    count_messages(call, q->id, "SELECT count(*) FROM sqs_messages WHERE queue_id = ?1 "
-                                   "AND visible_ms > ?2 AND receive_count = 0 AND sent_ms >= ?3", now, cutoff));
+    struct message_counts n = count_messages(call, q->id, now, cutoff);
+    add_number_attr(out, "ApproximateNumberOfMessages", n.visible);
+    add_number_attr(out, "ApproximateNumberOfMessagesNotVisible", n.not_visible);
+    add_number_attr(out, "ApproximateNumberOfMessagesDelayed", n.delayed);
     add_number_attr(out, "CreatedTimestamp", q->created_ms / 1000);
     add_number_attr(out, "LastModifiedTimestamp", q->modified_ms / 1000);
     char arn[256];

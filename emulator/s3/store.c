@@ -143,54 +143,94 @@ static int id_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Every file id the database refers to, sorted. */
-static char **referenced_ids(sqlite3 *db, size_t *n)
+static void free_ids(char **ids, size_t n)
 {
-    sqlite3_stmt *st = NULL;
-    char **ids = NULL;
-    size_t cap = 0;
-    *n = 0;
-    if (sqlite3_prepare_v2(db, "SELECT file FROM s3_objects UNION ALL SELECT file FROM s3_parts", -1, &st,
-                           NULL) != SQLITE_OK)
-        return NULL;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            char **grown = realloc(ids, cap * sizeof *grown);
-            if (!grown)
-                break;
-            ids = grown;
-        }
-        ids[(*n)++] = strdup((const char *)sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-    if (ids)
-        qsort(ids, *n, sizeof *ids, id_cmp);
-    return ids;
-}
-
-void s3_store_sweep(sqlite3 *db)
-{
-    size_t n = 0, removed = 0;
-    char **ids = referenced_ids(db, &n);
-    char dir[3100];
-    for (int i = 0; i < 256; i++) {
-        snprintf(dir, sizeof dir, "%s/objects/%02x", root, i);
-        DIR *d = opendir(dir);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            const char *name = e->d_name;
-            if (name[0] == '.' || (ids && bsearch(&name, ids, n, sizeof *ids, id_cmp)))
-                continue;
-            if (unlinkat(dirfd(d), name, 0) == 0)
-                removed++;
-        }
-        if (d)
-            closedir(d);
-    }
     for (size_t i = 0; i < n; i++)
         free(ids[i]);
     free(ids);
+}
+
+/* Every file id the database refers to, sorted, in *ids (NULL when there are none). Returns 0,
+ * or -1 when the list could not be read whole: the sweep must then remove nothing. */
+static int referenced_ids(sqlite3 *db, char ***ids, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    *ids = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(db, "SELECT file FROM s3_objects UNION ALL SELECT file FROM s3_parts", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            char **grown = realloc(*ids, cap * sizeof *grown);
+            if (!grown)
+                break;
+            *ids = grown;
+        }
+        if (!((*ids)[*n] = strdup((const char *)sqlite3_column_text(st, 0))))
+            break;
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free_ids(*ids, *n);
+        *ids = NULL;
+        *n = 0;
+        return -1;
+    }
+    if (*ids)
+        qsort(*ids, *n, sizeof **ids, id_cmp);
+    return 0;
+}
+
+/* Removes the object files of one fan-out directory that no row references. */
+static size_t sweep_fanout_dir(int objects_fd, const char *name, char **ids, size_t n)
+{
+    int fd = openat(objects_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    size_t removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *file = e->d_name;
+        if (file[0] == '.' || (ids && bsearch(&file, ids, n, sizeof *ids, id_cmp)))
+            continue;
+        if (unlinkat(dirfd(d), file, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+/* Only the fan-out directories that exist are visited (they are made on first use): a fresh
+ * data directory costs one readdir, not 256 failed opens. */
+void s3_store_sweep(sqlite3 *db)
+{
+    char dir[3100];
+    snprintf(dir, sizeof dir, "%s/objects", root);
+    DIR *objects = opendir(dir);
+    if (!objects)
+        return;
+    size_t n = 0, removed = 0;
+    char **ids;
+    if (referenced_ids(db, &ids, &n) != 0) {
+        log_warn("s3: cannot list the stored objects; unreferenced files are kept");
+        closedir(objects);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(objects)))
+        if (e->d_name[0] != '.')
+            removed += sweep_fanout_dir(dirfd(objects), e->d_name, ids, n);
+    closedir(objects);
+    free_ids(ids, n);
     if (removed)
         log_info("s3: removed %zu unreferenced object files", removed);
 }
