@@ -25,15 +25,21 @@
  * Start-up on a fresh data directory: the first connection turns the new file into WAL mode and
  * creates every schema before any other connection exists, with synchronous set first (the
  * switch to WAL is a rollback-journal write, fdatasynced unless synchronous is OFF); a connection
- * opened later reads the finished schema once instead of being told it changed.
+ * opened later reads the finished schema once instead of being told it changed. Faster still,
+ * dss-emulator carries a copy of a fresh database made at build time (schema_image.c) and a new
+ * data directory starts as that file: creating the schemas statement by statement took 3.7 of
+ * the 24 ms from exec to the first answer.
  */
 #include "db.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "service.h"
@@ -50,6 +56,8 @@ struct thread_db {
 
 static char db_path[4096];
 static int db_durable = 1; /* dss_db_open(): 0 for ephemeral and simulated runs, see above */
+static const unsigned char *db_image; /* dss_db_use_image() */
+static size_t db_image_len;
 static pthread_key_t thread_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -210,12 +218,54 @@ static int create_schemas(sqlite3 *db)
     return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
+void dss_db_use_image(const unsigned char *image, size_t len)
+{
+    db_image = image;
+    db_image_len = len;
+}
+
+/* A new database file from the build-time image (dss_db_use_image()), written under a temporary
+ * name and renamed, so that a crash leaves the whole image or no file. Returns 1 when the file
+ * was made, 0 when it exists already or there is no image, -1 on failure. */
+static int place_image(const char *dir)
+{
+    if (!db_image || access(db_path, F_OK) == 0)
+        return 0;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s/.dss.db.new", dir);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    size_t done = 0;
+    while (done < db_image_len) {
+        ssize_t w = write(fd, db_image + done, db_image_len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    int ok = done == db_image_len && (!db_durable || fdatasync(fd) == 0);
+    if (close(fd) != 0)
+        ok = 0;
+    if (!ok || rename(tmp, db_path) != 0) {
+        log_error("cannot create %s: %s", db_path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 1;
+}
+
 int dss_db_open(const char *dir, int durable)
 {
     snprintf(db_path, sizeof db_path, "%s/dss.db", dir);
     db_durable = durable && !dss_clock_is_simulated();
+    int fresh = place_image(dir);
+    if (fresh < 0)
+        return -1;
     sqlite3 *db = dss_db_thread();
-    if (!db || create_schemas(db) != 0)
+    /* An existing file gets every schema statement: new tables and indexes of a newer version. */
+    if (!db || (!fresh && create_schemas(db) != 0))
         return -1;
     if (!checkpoints.running) {
         start_checkpoints();
@@ -223,6 +273,17 @@ int dss_db_open(const char *dir, int durable)
             sqlite3_wal_hook(db, on_wal_commit, NULL);
     }
     return 0;
+}
+
+int dss_db_write_image(const char *dir)
+{
+    db_image = NULL;
+    if (dss_db_open(dir, 0) != 0)
+        return -1;
+    /* Everything into the database file itself: the image is that file alone, no WAL. */
+    int rc = sqlite3_wal_checkpoint_v2(dss_db_thread(), NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    dss_db_close();
+    return rc == SQLITE_OK ? 0 : -1;
 }
 
 const char *dss_db_path(void)

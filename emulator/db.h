@@ -4,11 +4,18 @@
 #define DSS_DB_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 
 /* Opens (creating if needed) DIR/dss.db in WAL mode and runs every service's schema; starts
  * the thread that checkpoints the WAL. durable 0 (an ephemeral data directory) skips every
  * fdatasync (synchronous=OFF), as the simulated clock does too. Returns 0, or -1 after logging why. */
 int dss_db_open(const char *dir, int durable);
+/* A fresh database file, schemas made, for dss_db_open() to copy into a new data directory
+ * instead of running every CREATE statement (start-up time). Called before dss_db_open(). */
+void dss_db_use_image(const unsigned char *image, size_t len);
+/* Makes the file behind such an image, DIR/dss.db (schema_image.c, at build time). Returns 0
+ * or -1. */
+int dss_db_write_image(const char *dir);
 /* The calling thread's connection, opened on first use. NULL (after logging) on failure. */
 sqlite3 *dss_db_thread(void);
 /* A cached prepared statement on db for a static SQL string; reset, bindings cleared. */

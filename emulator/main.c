@@ -19,6 +19,10 @@
 #include "server.h"
 #include "util.h"
 
+/* The fresh database made by this build (schema_image.c), for a new data directory. */
+extern const unsigned char dss_db_image[];
+extern const size_t dss_db_image_len;
+
 static const char usage[] =
     "usage: dss-emulator [options]\n"
     "  --listen HOST:PORT   address to serve on (default 127.0.0.1:4566; port 0 picks a free one)\n"
@@ -295,6 +299,7 @@ int main(int argc, char **argv)
 
     int status = 1;
     struct dss_server_config cfg = {o.host, o.port, o.data_dir, o.threads};
+    dss_db_use_image(dss_db_image, dss_db_image_len);
     if (dss_db_open(o.data_dir, !o.ephemeral) == 0 && dss_server_start(&cfg) == 0) {
         char access[160];
         describe_access(&o, access, sizeof access);
