@@ -248,6 +248,12 @@ static int place_image(const char *dir)
     int ok = done == db_image_len && (!db_durable || fdatasync(fd) == 0);
     if (close(fd) != 0)
         ok = 0;
+    /* A WAL left without its database would be replayed onto the image, which is in WAL mode. */
+    char stale[4200];
+    snprintf(stale, sizeof stale, "%s-wal", db_path);
+    unlink(stale);
+    snprintf(stale, sizeof stale, "%s-shm", db_path);
+    unlink(stale);
     if (!ok || rename(tmp, db_path) != 0) {
         log_error("cannot create %s: %s", db_path, strerror(errno));
         unlink(tmp);
