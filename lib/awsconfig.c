@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static char *xstrdup(const char *s)
 {
@@ -219,13 +220,27 @@ int aws_config_load(struct aws_config *c, char *err, size_t errlen)
     return 0;
 }
 
+/* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, else the profile's ignore_configure_endpoint_urls: "true"
+ * turns every configured endpoint off (the AWS tools' switch back to real AWS). Returns the name
+ * of the setting that did so, or NULL. */
+static const char *endpoints_ignored(const struct aws_config *c)
+{
+    const char *v = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+    if (v)
+        return strcasecmp(v, "true") == 0 ? "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS" : NULL;
+    v = aws_config_get(c, "ignore_configure_endpoint_urls");
+    return v && strcasecmp(v, "true") == 0 ? "ignore_configure_endpoint_urls" : NULL;
+}
+
 int aws_config_endpoint(const struct aws_config *c, const struct aws_service_id *svc, char **url, char **source)
 {
     char name[128];
     snprintf(name, sizeof name, "AWS_ENDPOINT_URL_%s", svc->env_suffix);
-    const char *v;
+    const char *v, *ignored = endpoints_ignored(c);
     *url = *source = NULL;
-    if ((v = env(name))) {
+    if (ignored) {
+        /* straight to the regional endpoint below */
+    } else if ((v = env(name))) {
         *url = xstrdup(v);
         *source = xstrdup(name);
     } else if ((v = env("AWS_ENDPOINT_URL"))) {
@@ -239,7 +254,7 @@ int aws_config_endpoint(const struct aws_config *c, const struct aws_service_id 
             *source = fmt("[services ", c->services_section, "] endpoint_url in the config file");
         }
     }
-    if (!*url && (v = aws_config_get(c, "endpoint_url"))) {
+    if (!*url && !ignored && (v = aws_config_get(c, "endpoint_url"))) {
         *url = xstrdup(v);
         *source = fmt("endpoint_url of profile ", c->profile, "");
     }
@@ -250,8 +265,11 @@ int aws_config_endpoint(const struct aws_config *c, const struct aws_service_id 
         *url = malloc(n);
         if (*url)
             snprintf(*url, n, "https://%s.%s%s", svc->host_prefix, region, suffix);
+        char tail[128] = ")";
+        if (ignored)
+            snprintf(tail, sizeof tail, "; configured endpoints ignored: %s)", ignored);
         *source = fmt("the default regional endpoint (region from ",
-                      c->region_source ? c->region_source : "the built-in default us-east-1", ")");
+                      c->region_source ? c->region_source : "the built-in default us-east-1", tail);
     }
     /* Drop a trailing slash so paths can be appended. */
     if (*url) {

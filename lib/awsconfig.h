@@ -10,7 +10,8 @@
  *                credentials file's profile, else the config file's profile
  *   endpoint     AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, the profile's `services` section
  *                entry for the service, the profile's `endpoint_url`; else the real regional
- *                endpoint https://<prefix>.<region>.amazonaws.com
+ *                endpoint https://<prefix>.<region>.amazonaws.com; AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true
+ *                (else the profile's ignore_configure_endpoint_urls = true) skips every configured one
  * Every resolved value remembers where it came from, so an error can name the setting to fix.
  */
 #ifndef DSS_AWSCONFIG_H

@@ -53,7 +53,10 @@ int asl_error_matches(const cJSON *errors, const char *error)
     cJSON_ArrayForEach(e, errors)
     {
         const char *s = e->valuestring;
-        if (strcmp(s, "States.ALL") == 0 && strcmp(error, "States.Runtime") != 0)
+        /* As on Step Functions, States.ALL catches neither runtime errors nor the terminal
+         * States.DataLimitExceeded: only a retrier or catcher naming it matches it. */
+        if (strcmp(s, "States.ALL") == 0 && strcmp(error, "States.Runtime") != 0 &&
+            strcmp(error, "States.DataLimitExceeded") != 0)
             return 1;
         /* States.TaskFailed matches any error a task reports, but not States.Timeout. */
         if (strcmp(s, "States.TaskFailed") == 0 && strcmp(error, "States.Timeout") != 0 &&

@@ -109,7 +109,8 @@ void asl_free(struct asl_machine *m);
 int asl_find(const struct asl_machine *m, const char *name);
 const char *asl_kind_name(enum asl_kind k);
 
-/* Does error name `error` match the ErrorEquals list (States.ALL, States.TaskFailed rules)? */
+/* Does error name `error` match the ErrorEquals list (States.ALL, States.TaskFailed rules)?
+ * States.ALL matches neither States.Runtime nor States.DataLimitExceeded, as on AWS. */
 int asl_error_matches(const cJSON *errors, const char *error);
 
 #endif

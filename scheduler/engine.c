@@ -119,6 +119,13 @@ struct engine_stats *engine_stats(struct engine *e)
     return &e->stats;
 }
 
+void engine_count_by_state(const struct engine *e, int *counts)
+{
+    memset(counts, 0, (size_t)e->m->nstates * sizeof *counts);
+    for (const struct execution *x = e->live; x; x = x->next_live)
+        counts[x->state]++;
+}
+
 const struct asl_machine *engine_machine(struct engine *e)
 {
     return e->m;

@@ -99,6 +99,9 @@ struct engine_stats *engine_stats(struct engine *e);
  * in-flight scaler counts: started minus outcomes would keep counting jobs whose instance
  * vanished before an outcome was recorded. */
 void engine_job_held(struct execution *x, int held);
+/* How many running executions are in each state: counts[i] for state i of the machine (its
+ * nstates entries are all written). */
+void engine_count_by_state(const struct engine *e, int *counts);
 const struct asl_machine *engine_machine(struct engine *e);
 
 /* Resolver for asl_load over a task table (sets the table for the next asl_load call). */

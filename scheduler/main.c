@@ -43,7 +43,8 @@ static void usage(FILE *f)
 {
     fputs("usage: dss-scheduler COMMAND [options]\n"
           "  run --stack S [--workflow FILE] [--poll-interval SECONDS] [--journal FILE]\n"
-          "      [--log-format text|json] [--waiter-delay SECONDS] [--max-events N] [--quiet]\n"
+          "      [--log-format text|json] [--waiter-delay SECONDS] [--max-events N] [--max-payload BYTES]\n"
+          "      [--quiet]\n"
           "      [--clock EMULATOR_URL]  (time from dss-emulator --clock simulated; one request at a time)\n"
           "      [--scaler seed|inflight|off] [--scaler-interval SECONDS] [--no-automation]\n"
           "  submit --stack S (--job FILE.json | --command CMD [--command CMD...]\n"
@@ -65,6 +66,7 @@ struct opts {
     const char *retry;
     double poll_interval, waiter_delay;
     long max_events;
+    long max_payload; /* --max-payload: Step Functions' 256 KiB state payload quota, lowered for tests */
     int quiet, json;
     const char *positional;
     const char *clock_url; /* --clock: the emulator's simulated clock */
@@ -87,7 +89,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"log-level", required_argument, 0, 'L'},     {"help", no_argument, 0, 'h'},
         {"clock", required_argument, 0, 'K'},
         {"scaler", required_argument, 0, 'A'},        {"scaler-interval", required_argument, 0, 'I'},
-        {"no-automation", no_argument, 0, 'N'},
+        {"no-automation", no_argument, 0, 'N'},    {"max-payload", required_argument, 0, 'P'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->poll_interval = 5;
@@ -119,6 +121,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             o->max_events = strtol(optarg, &end, 10);
             if (*end || o->max_events < 10) {
                 fprintf(stderr, "dss-scheduler: --max-events wants a number >= 10\n");
+                return -1;
+            }
+            break;
+        case 'P':
+            o->max_payload = strtol(optarg, &end, 10);
+            if (*end || end == optarg || o->max_payload < 1024 || o->max_payload > 262144) {
+                fprintf(stderr, "dss-scheduler: --max-payload wants bytes from 1024 to 262144 (AWS's 256 KiB), "
+                                "not '%s'\n", optarg);
                 return -1;
             }
             break;
@@ -297,7 +307,7 @@ static int report(struct runtime *rt, const struct aws_service *svc, const char 
                 r->error, r->message);
     else if (strstr(r->error, "Signature") || strstr(r->error, "ClientToken") ||
              strstr(r->error, "UnrecognizedClient") || strstr(r->error, "AuthFailure") ||
-             strstr(r->error, "AccessDenied"))
+             strstr(r->error, "AccessDenied") || strstr(r->error, "Expired")) /* ExpiredToken, RequestExpired */
         fprintf(stderr, "dss-scheduler: %s: credentials rejected by %s (credentials from %s): %s %s\n", what, url,
                 rt->cfg.credentials_source ? rt->cfg.credentials_source : "?", r->error, r->message);
     else
@@ -755,6 +765,9 @@ static void poll_instances(void *arg)
     aws_query_add(&q, "Filter.2.Name", "instance-state-name");
     aws_query_add(&q, "Filter.2.Value.1", "pending");
     aws_query_add(&q, "Filter.2.Value.2", "running");
+    /* Pages of 200: a whole fleet in one answer is one parsed XML document of every instance
+     * (at 1,000 instances it set the scheduler's peak RSS). */
+    aws_query_add(&q, "MaxResults", "200");
     if (R->next_token.len)
         aws_query_add(&q, "NextToken", R->next_token.data);
     if (aws_call_query(R->rt->aws, &aws_ec2, "DescribeInstances", &q, instances_done, R)) {
@@ -763,14 +776,50 @@ static void poll_instances(void *arg)
     }
 }
 
+/* Where the running executions are: " | in Wait 12, CheckJob 3, GetJob 1" (the three states
+ * holding most of them, then how many more states hold some), or "" when none runs. */
+static void where_running(struct engine *e, char *out, size_t n)
+{
+    const struct asl_machine *m = engine_machine(e);
+    int *counts = calloc((size_t)m->nstates, sizeof *counts);
+    out[0] = '\0';
+    if (!counts)
+        return;
+    engine_count_by_state(e, counts);
+    size_t len = 0;
+    int shown = 0, more = 0;
+    for (;;) {
+        int top = -1;
+        for (int i = 0; i < m->nstates; i++)
+            if (counts[i] > 0 && (top < 0 || counts[i] > counts[top]))
+                top = i;
+        if (top < 0)
+            break;
+        if (shown < 3 && len < n)
+            len += (size_t)snprintf(out + len, n - len, "%s%s %d", shown ? ", " : " | in ", m->states[top].name,
+                                    counts[top]);
+        else
+            more++;
+        shown++;
+        counts[top] = 0;
+    }
+    if (more && len < n)
+        snprintf(out + len, n - len, " (+%d more state%s)", more, more == 1 ? "" : "s");
+    free(counts);
+}
+
+/* The live summary line (rewritten in place on a terminal) or, final, the last one. */
 static void summary(struct runner *R, int final)
 {
     struct engine_stats *s = engine_stats(R->e);
+    char where[512] = "";
+    if (!final)
+        where_running(R->e, where, sizeof where);
     printf("%sinstances %d | executions running %d succeeded %d failed %d | jobs started %llu succeeded %llu "
-           "failed %llu | transitions %llu%s",
+           "failed %llu | transitions %llu%s%s",
            final ? "" : "\r\033[K", R->instances, s->running, s->succeeded, s->failed,
            (unsigned long long)s->jobs_started, (unsigned long long)s->jobs_succeeded,
-           (unsigned long long)s->jobs_failed, (unsigned long long)s->transitions, final ? "\n" : "");
+           (unsigned long long)s->jobs_failed, (unsigned long long)s->transitions, where, final ? "\n" : "");
     fflush(stdout);
 }
 
@@ -824,8 +873,8 @@ static int cmd_run(struct runtime *rt, const struct opts *o)
     char sm_arn[600];
     snprintf(sm_arn, sizeof sm_arn, "arn:aws:states:%s:000000000000:stateMachine:%s-scheduler",
              aws_client_region(rt->aws), o->stack);
-    struct engine_options eo = {o->max_events, 0, strcmp(o->log_format, "json") == 0, o->quiet ? NULL : stderr, 1,
-                                NULL, NULL, sm_arn};
+    struct engine_options eo = {o->max_events, (size_t)o->max_payload, strcmp(o->log_format, "json") == 0,
+                                o->quiet ? NULL : stderr, 1, NULL, NULL, sm_arn};
     struct engine *e = engine_new(m, seed_tasks, seed_ntasks, &env, rt->loop, j, &eo);
     env.engine = e;
     struct runner R = {{NULL, 0, 0}, rt, e, j, o, 0, 0, -1, {0}, 0};

@@ -318,8 +318,9 @@ static void waitec2_done(void *arg, const struct aws_response *r)
     struct waiter *w = c->scratch;
     const char *id = str_at(c->input, "$.input.instance_id");
     if (r->error) {
-        /* boto3's waiters retry InvalidInstanceID.NotFound on instance_running... */
-        if (strcmp(r->error, "InvalidInstanceID.NotFound") == 0 && w->phase == 0) {
+        /* Both boto3 waiters (instance_running, instance_status_ok) retry InvalidInstanceID.NotFound:
+         * a new instance is not visible to every EC2 endpoint at once. */
+        if (strcmp(r->error, "InvalidInstanceID.NotFound") == 0) {
             waitec2_again(c);
             return;
         }

@@ -7,6 +7,8 @@ restart, a malformed job, and the 25,000-event history quota (lowered with --max
 
 SchedulerCli needs only SQS and DynamoDB: clear errors (missing queue/table, unreachable endpoint,
 invalid workflow, malformed job file), profiles from ~/.aws/config, submit and status.
+SchedulerAuth runs against `dss-emulator --auth verify`: rejected credentials are named with the
+endpoint and the setting they came from.
 
 The workflow the E2E tests run is an edited copy of fixtures/workflows/seed.asl.json with 1 s
 retry intervals and a single retry (the seed's 2 s x3 backoff would add 14 s at the end of every
@@ -15,8 +17,11 @@ file removed when a test ends, also when it fails.
 """
 import json
 import os
+import pty
+import re
 import signal
 import subprocess
+import threading
 import time
 import unittest
 
@@ -61,15 +66,36 @@ def fast_workflow(test, directory):
 
 
 class Scheduler:
-    """A running `dss-scheduler run`; stopped (SIGKILL if need be) by the test's cleanup."""
+    """A running `dss-scheduler run`; stopped (SIGKILL if need be) by the test's cleanup.
+    tty=True: its stdout is a pseudo-terminal, read into self.screen until it exits."""
 
-    def __init__(self, test, endpoint, stack, journal, workflow, *extra):
+    def __init__(self, test, endpoint, stack, journal, workflow, *extra, tty=False):
         self.log_path = journal + ".%d.log" % time.monotonic_ns()
         self.log = open(self.log_path, "w")
         args = [SCHED, "run", "--stack", stack, "--journal", journal, "--poll-interval", "1",
                 "--waiter-delay", "0.5", "--workflow", workflow] + list(extra)
-        self.proc = subprocess.Popen(args, env=sched_env(endpoint), stdout=subprocess.DEVNULL, stderr=self.log)
+        self.screen, self.reader, self.master = bytearray(), None, None
+        stdout = subprocess.DEVNULL
+        if tty:
+            self.master, stdout = pty.openpty()
+        self.proc = subprocess.Popen(args, env=sched_env(endpoint), stdout=stdout, stderr=self.log)
+        if tty:
+            os.close(stdout)
+            self.reader = threading.Thread(target=self._read_screen, daemon=True)
+            self.reader.start()
         test.addCleanup(self.stop)
+
+    def _read_screen(self):
+        # Drained all along (a full pseudo-terminal would block the scheduler); ends with EIO
+        # once the scheduler has exited and closed its side.
+        while True:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.screen += chunk
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc.poll() is None:
@@ -79,6 +105,12 @@ class Scheduler:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.reader:
+            self.reader.join(timeout=15)
+            self.reader = None
+        if self.master is not None:
+            os.close(self.master)
+            self.master = None
         self.log.close()
         return self.proc.returncode
 
@@ -158,7 +190,7 @@ class SchedulerE2E(dsstest.EmulatorTestCase):
                     "--id", "jobId_1")
         iid = self.launch(stack)
         journal = os.path.join(self.dir, "blog.db")
-        s = Scheduler(self, self.endpoint, stack, journal, self.workflow)
+        s = Scheduler(self, self.endpoint, stack, journal, self.workflow, tty=True)
         xs = self.wait_done(journal)
         self.assertEqual(xs[0]["status"], "SUCCEEDED", s.text()[-3000:])
         self.assertEqual(xs[0]["instance_id"], iid)
@@ -190,7 +222,40 @@ class SchedulerE2E(dsstest.EmulatorTestCase):
         self.assertEqual(h.returncode, 0, h.stderr)
         self.assertIn("ExecutionSucceeded", h.stdout)
         self.assertIn("TaskStateEntered", h.stdout)
+        # The execution's input is SEED-DESIGN.md's document (its ExecutionStarted event).
+        h = subprocess.run([SCHED, "history", iid, "--journal", journal, "--json"], env=sched_env(self.endpoint),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(h.returncode, 0, h.stderr)
+        events = [json.loads(line) for line in h.stdout.splitlines()]
+        self.assertEqual((events[0]["type"], events[-1]["type"]), ("ExecutionStarted", "ExecutionSucceeded"))
+        self.assertEqual(events[0]["data"]["input"], {"input": {
+            "sqs_name": "blog-job-queue", "sqs_name_out": "blog-job-queue-finished",
+            "sqs_name_failed": "blog-job-queue-failed", "region": "us-east-1",
+            "state_machine_arn": "arn:aws:states:us-east-1:000000000000:stateMachine:blog-scheduler",
+            "state_machine_name": "blog-scheduler", "Timeout_Job": 1, "instance_id": iid,
+            "autoscaling_group": "nothing", "table": "blog-job-monitoring"}})
+        self.assertEqual([e["id"] for e in events], list(range(1, len(events) + 1)))
+        # status --job: one job's row; executions --status filters.
+        st = subprocess.run([SCHED, "status", "--stack", stack, "--job", "jobId_1"], env=sched_env(self.endpoint),
+                            capture_output=True, text=True, timeout=30)
+        self.assertEqual(st.returncode, 0, st.stderr)
+        self.assertRegex(st.stdout, r"jobId_1\s+Failed\s+3 of 3\s+" + iid)
+        self.assertNotIn("jobId_0", st.stdout)
+        self.assertIn("1 job\n", st.stdout)
+        for status, n in (("SUCCEEDED", 1), ("FAILED", 0), ("RUNNING", 0)):
+            p = subprocess.run([SCHED, "executions", "--journal", journal, "--json", "--status", status],
+                               env=sched_env(self.endpoint), capture_output=True, text=True, timeout=30)
+            self.assertEqual((p.returncode, len(p.stdout.splitlines())), (0, n), status + p.stderr)
         self.assertEqual(s.stop(), 0)
+        # On a terminal, a live summary line (rewritten in place) while the execution ran, with the
+        # state it was in, and the final counts: 2 jobs, the second run 4 times (3 retries) -> 5
+        # starts, 1 success, 4 failures.
+        screen = s.screen.decode(errors="replace")
+        self.assertRegex(screen, r"\r\x1b\[Kinstances 1 \| executions running 1 succeeded 0 failed 0 \| jobs started "
+                                 r"\d+ succeeded \d+ failed \d+ \| transitions \d+ \| in [A-Za-z]+ 1(\r|$)",
+                         screen[-2000:])
+        self.assertRegex(screen, r"instances \d+ \| executions running 0 succeeded 1 failed 0 \| "
+                                 r"jobs started 5 succeeded 1 failed 4 \| transitions \d+\r?\n", screen[-2000:])
         # A second instance in the same stack is a new execution; the first is not restarted.
         self.assertEqual(len(executions(self.endpoint, journal)), 1)
 
@@ -242,6 +307,23 @@ class SchedulerE2E(dsstest.EmulatorTestCase):
         entered = [x["state"] for x in lines if x["event"] == "StateEntered"]
         self.assertIn("FailedJob", entered)
         self.assertTrue(any(x["event"] == "TaskFailed" and x.get("detail") == "MalformedJob" for x in lines))
+
+    def test_payload_quota_fails_execution(self):
+        # A job whose output (24,000 characters once SSM truncates it) makes CheckJob's result larger
+        # than --max-payload: States.DataLimitExceeded, which States.ALL neither retries nor catches
+        # on AWS, fails the execution (were it caught by the seed's States.ALL catcher, the execution
+        # would go on with the error object in $.jobstatus).
+        stack = "payload"
+        make_stack(self, stack)
+        self.submit(stack, "--command", "head -c 30000 /dev/zero | tr '\\0' x", "--success-string", "",
+                    "--retry", "0", "--id", "big")
+        self.launch(stack)
+        journal = os.path.join(self.dir, "payload.db")
+        s = Scheduler(self, self.endpoint, stack, journal, self.workflow, "--max-payload", "20000")
+        xs = self.wait_done(journal, timeout=90)
+        self.assertEqual(xs[0]["status"], "FAILED", s.text()[-3000:])
+        self.assertEqual(xs[0]["error"], "States.DataLimitExceeded", xs[0])
+        self.assertEqual(self.item(stack, "big")["Status"], "Started")
 
     def test_history_quota_fails_execution(self):
         stack = "quota"
@@ -359,6 +441,46 @@ class SchedulerCli(dsstest.EmulatorTestCase):
         p = self.run_sched("check", "--workflow", path)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("32 states", p.stdout)
+
+
+class SchedulerAuth(dsstest.EmulatorTestCase):
+    """Against `dss-emulator --auth verify` (its one key pair: test/test)."""
+
+    emulator_args = ("--auth", "verify")
+
+    def run_sched(self, *args, env):
+        return subprocess.run([SCHED] + list(args), env=env, capture_output=True, text=True, timeout=120)
+
+    def test_bad_credentials_are_named(self):
+        make_stack(self, "auth")
+        # The right key pair works (so what fails below is the credentials, nothing else).
+        p = self.run_sched("status", "--stack", "auth", env=sched_env(self.endpoint))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # A wrong secret, from the environment: SQS's own error, the endpoint, where the keys came from.
+        p = self.run_sched("submit", "--stack", "auth", "--command", "echo", "--success-string", "x", "--retry", "1",
+                           env=sched_env(self.endpoint, AWS_SECRET_ACCESS_KEY="wrong"))
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("credentials rejected by " + self.endpoint, p.stderr)
+        self.assertIn("AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", p.stderr)
+        self.assertIn("SignatureDoesNotMatch", p.stderr)
+        # An unknown key from a profile: DynamoDB's error (status) and `run`'s preflight (SQS).
+        d = dsstest.temp_dir(self)
+        creds = os.path.join(d, "credentials")
+        with open(creds, "w") as f:
+            f.write("[stale]\naws_access_key_id = AKIDSTALE\naws_secret_access_key = old\n")
+        env = sched_env(self.endpoint, AWS_PROFILE="stale", AWS_SHARED_CREDENTIALS_FILE=creds)
+        env.pop("AWS_ACCESS_KEY_ID")
+        env.pop("AWS_SECRET_ACCESS_KEY")
+        p = self.run_sched("status", "--stack", "auth", env=env)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("credentials rejected", p.stderr)
+        self.assertIn("profile stale in the credentials file", p.stderr)
+        self.assertIn("UnrecognizedClientException", p.stderr)
+        p = self.run_sched("run", "--stack", "auth", "--journal", os.path.join(d, "j.db"), env=env)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("credentials rejected", p.stderr)
+        self.assertIn("InvalidClientTokenId", p.stderr)
+        self.assertNotIn("Traceback", p.stderr)
 
 
 if __name__ == "__main__":

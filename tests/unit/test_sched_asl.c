@@ -432,13 +432,24 @@ static void test_payload_limit(void **state)
                 "{}", &o, 0);
     assert_false(o.succeeded);
     assert_string_equal(o.error, "States.DataLimitExceeded");
-    /* Catchable, like on AWS. */
+    /* Catchable by name, like on AWS. */
     run_machine("{\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\",\"Resource\":\"Big\",\"Catch\":"
                 "[{\"ErrorEquals\":[\"States.DataLimitExceeded\"],\"ResultPath\":\"$.e\",\"Next\":\"P\"}],\"End\":true},"
                 "\"P\":{\"Type\":\"Pass\",\"End\":true}}}",
                 "{}", &o, 0);
     assert_true(o.succeeded);
     cJSON_Delete(o.output);
+    /* But a terminal error for States.ALL (AWS: "can't catch the States.DataLimitExceeded terminal
+     * error"): neither retried nor caught, so the seed's Retry/Catch States.ALL on every Task does
+     * not turn an oversized result into a loop. No retry means no time passes. */
+    run_machine("{\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\",\"Resource\":\"Big\","
+                "\"Retry\":[{\"ErrorEquals\":[\"States.ALL\"],\"IntervalSeconds\":2,\"MaxAttempts\":3}],"
+                "\"Catch\":[{\"ErrorEquals\":[\"States.ALL\"],\"ResultPath\":\"$.e\",\"Next\":\"P\"}],\"End\":true},"
+                "\"P\":{\"Type\":\"Pass\",\"End\":true}}}",
+                "{}", &o, 0);
+    assert_false(o.succeeded);
+    assert_string_equal(o.error, "States.DataLimitExceeded");
+    assert_int_equal(o.end_ms - T0, 0);
 }
 
 /* ---- load-time validation ---- */

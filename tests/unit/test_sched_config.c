@@ -19,7 +19,8 @@ static char dir[64], cfg_path[128], cred_path[128];
 
 static const char *const vars[] = {"AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
                                    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
-                                   "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_AUTO_SCALING"};
+                                   "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_AUTO_SCALING",
+                                   "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"};
 
 static void write_file(const char *path, const char *text)
 {
@@ -138,6 +139,75 @@ static void test_profile_files(void **state)
     unsetenv("AWS_PROFILE");
 }
 
+/* The profile's own endpoint_url and region, then the environment's region variables in the
+ * CLI's order (AWS_REGION before AWS_DEFAULT_REGION before the profile). */
+static void test_profile_endpoint_and_region_order(void **state)
+{
+    (void)state;
+    write_file(cfg_path, "[default]\nregion = us-west-2\nendpoint_url = http://profile-wide:4566/\n");
+    struct aws_config c;
+    char err[256], *src;
+    assert_int_equal(aws_config_load(&c, err, sizeof err), 0);
+    assert_string_equal(c.region, "us-west-2");
+    assert_string_equal(c.region_source, "region of profile default");
+    char *u = endpoint(&c, &aws_dynamodb, &src);
+    assert_string_equal(u, "http://profile-wide:4566");
+    assert_string_equal(src, "endpoint_url of profile default");
+    free(u);
+    free(src);
+    aws_config_free(&c);
+    setenv("AWS_DEFAULT_REGION", "eu-north-1", 1);
+    assert_int_equal(aws_config_load(&c, err, sizeof err), 0);
+    assert_string_equal(c.region, "eu-north-1");
+    assert_string_equal(c.region_source, "AWS_DEFAULT_REGION");
+    aws_config_free(&c);
+    setenv("AWS_REGION", "ap-southeast-2", 1);
+    assert_int_equal(aws_config_load(&c, err, sizeof err), 0);
+    assert_string_equal(c.region, "ap-southeast-2");
+    assert_string_equal(c.region_source, "AWS_REGION");
+    aws_config_free(&c);
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        unsetenv(vars[i]);
+}
+
+/* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true (or the profile's ignore_configure_endpoint_urls) sends
+ * every service back to its real regional endpoint, whatever endpoints are configured; the
+ * environment variable wins over the profile setting either way. */
+static void test_ignore_configured_endpoints(void **state)
+{
+    (void)state;
+    write_file(cfg_path, "[default]\nregion = eu-west-3\nendpoint_url = http://profile-wide:4566\n"
+                         "ignore_configure_endpoint_urls = true\n");
+    setenv("AWS_ENDPOINT_URL_SQS", "http://sqs-only:3", 1);
+    struct aws_config c;
+    char err[256], *src;
+    assert_int_equal(aws_config_load(&c, err, sizeof err), 0);
+    char *u = endpoint(&c, &aws_sqs, &src);
+    assert_string_equal(u, "https://sqs.eu-west-3.amazonaws.com");
+    assert_non_null(strstr(src, "ignore_configure_endpoint_urls"));
+    free(u);
+    free(src);
+    aws_config_free(&c);
+    setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "false", 1);
+    assert_int_equal(aws_config_load(&c, err, sizeof err), 0);
+    u = endpoint(&c, &aws_sqs, &src);
+    assert_string_equal(u, "http://sqs-only:3");
+    free(u);
+    free(src);
+    aws_config_free(&c);
+    write_file(cfg_path, "[default]\nregion = eu-west-3\nendpoint_url = http://profile-wide:4566\n");
+    setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "TRUE", 1);
+    assert_int_equal(aws_config_load(&c, err, sizeof err), 0);
+    u = endpoint(&c, &aws_ec2, &src);
+    assert_string_equal(u, "https://ec2.eu-west-3.amazonaws.com");
+    assert_non_null(strstr(src, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"));
+    free(u);
+    free(src);
+    aws_config_free(&c);
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        unsetenv(vars[i]);
+}
+
 static void test_malformed_file(void **state)
 {
     (void)state;
@@ -215,6 +285,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_defaults_without_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_environment_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_profile_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profile_endpoint_and_region_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ignore_configured_endpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_needs_credentials_and_valid_url, setup, teardown),
         cmocka_unit_test(test_retry_classification),

@@ -529,6 +529,81 @@ static void test_protectec2(void **state)
     free(in);
 }
 
+/* The text at path in the Auto Scaling answer to action (one parameter pair), into out. */
+static void asg_text(const char *action, const char *key, const char *value, const char *path, char *out, size_t n)
+{
+    const char *kv[] = {key, value, NULL};
+    struct res r = query_call(&aws_autoscaling, action, kv);
+    assert_string_equal(r.error, "");
+    out[0] = '\0';
+    aws_xml_text(xmlDocGetRootElement(r.xml), path, out, n);
+    res_free(&r);
+}
+
+/* ProtectEC2 and FinalTerminate on an instance of a real Auto Scaling group: protection set and
+ * cleared on the instance, then TerminateInstanceInAutoScalingGroup with the desired capacity
+ * decremented (the seed's path when the instance has the aws:autoscaling:groupName tag). */
+static void test_protect_and_terminate_in_group(void **state)
+{
+    (void)state;
+    NEED(have_ec2, "Auto Scaling");
+    static const char *const lt[] = {"LaunchTemplateName", "st-lt", "LaunchTemplateData.ImageId", "ami-12345678",
+                                     "LaunchTemplateData.InstanceType", "t3.micro", NULL};
+    struct res r = query_call(&aws_ec2, "CreateLaunchTemplate", lt);
+    assert_string_equal(r.error, "");
+    res_free(&r);
+    static const char *const grp[] = {"AutoScalingGroupName", "st-group", "LaunchTemplate.LaunchTemplateName", "st-lt",
+                                      "LaunchTemplate.Version", "$Latest", "MinSize", "0", "MaxSize", "2",
+                                      "DesiredCapacity", "1", "AvailabilityZones.member.1", "us-east-1a", NULL};
+    r = query_call(&aws_autoscaling, "CreateAutoScalingGroup", grp);
+    assert_string_equal(r.error, "");
+    res_free(&r);
+    char id[64] = "", lifecycle[64] = "";
+    for (int i = 0; i < 300 && strcmp(lifecycle, "InService") != 0; i++) {
+        int never = 0;
+        runtime_wait(&rt, &never, 200);
+        asg_text("DescribeAutoScalingGroups", "AutoScalingGroupNames.member.1", "st-group",
+                 "DescribeAutoScalingGroupsResult/AutoScalingGroups/member/Instances/member/LifecycleState", lifecycle,
+                 sizeof lifecycle);
+    }
+    assert_string_equal(lifecycle, "InService");
+    asg_text("DescribeAutoScalingGroups", "AutoScalingGroupNames.member.1", "st-group",
+             "DescribeAutoScalingGroupsResult/AutoScalingGroups/member/Instances/member/InstanceId", id, sizeof id);
+
+    char in[2048], prot[16];
+    static const char *const flags[] = {"True", "true", "False", "false"};
+    for (int k = 0; k < 4; k += 2) {
+        char extra[64];
+        snprintf(extra, sizeof extra, ",\"protect\":\"%s\"", flags[k]);
+        snprintf(in, sizeof in, INPUT_FMT, id, "st-group", extra);
+        struct outcome o = run_task("ProtectEC2", NULL, in);
+        if (!o.ok)
+            fail_msg("%s: %s", o.error, o.cause);
+        assert_string_equal(result_str(&o), "200");
+        cJSON_Delete(o.out);
+        asg_text("DescribeAutoScalingInstances", "InstanceIds.member.1", id,
+                 "DescribeAutoScalingInstancesResult/AutoScalingInstances/member/ProtectedFromScaleIn", prot,
+                 sizeof prot);
+        assert_string_equal(prot, flags[k + 1]);
+    }
+
+    snprintf(in, sizeof in, INPUT_FMT, id, "st-group", "");
+    struct outcome o = run_task("FinalTerminate", NULL, in);
+    if (!o.ok)
+        fail_msg("%s: %s", o.error, o.cause);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o.out, "r"), "via")),
+                        "autoscaling");
+    cJSON_Delete(o.out);
+    char desired[16];
+    asg_text("DescribeAutoScalingGroups", "AutoScalingGroupNames.member.1", "st-group",
+             "DescribeAutoScalingGroupsResult/AutoScalingGroups/member/DesiredCapacity", desired, sizeof desired);
+    assert_string_equal(desired, "0");
+    static const char *const del[] = {"AutoScalingGroupName", "st-group", "ForceDelete", "true", NULL};
+    r = query_call(&aws_autoscaling, "DeleteAutoScalingGroup", del);
+    assert_string_equal(r.error, "");
+    res_free(&r);
+}
+
 static void test_waitec2_startjob_checkjob_terminate(void **state)
 {
     (void)state;
@@ -599,6 +674,23 @@ static void test_waitec2_startjob_checkjob_terminate(void **state)
     aws_xml_text(xmlDocGetRootElement(d.xml), "reservationSet/item/instancesSet/item/instanceState/name", st, sizeof st);
     assert_true(strcmp(st, "shutting-down") == 0 || strcmp(st, "terminated") == 0);
     res_free(&d);
+}
+
+static void arm_error(const char *service, const char *op, const char *error, int count);
+
+/* boto3's instance_status_ok waiter, like instance_running, retries InvalidInstanceID.NotFound
+ * (EC2 is eventually consistent): one such answer to DescribeInstanceStatus is waited out. */
+static void test_waitec2_status_not_found_is_retried(void **state)
+{
+    (void)state;
+    NEED(have_ec2, "EC2");
+    arm_error("ec2", "DescribeInstanceStatus", "InvalidInstanceID.NotFound", 1);
+    char *in = doc("nothing", NULL);
+    struct outcome o = run_task("WaitEC2", NULL, in);
+    free(in);
+    if (!o.ok)
+        fail_msg("%s: %s", o.error, o.cause);
+    cJSON_Delete(o.out);
 }
 
 static void test_waitec2_unknown_instance(void **state)
@@ -937,6 +1029,73 @@ static void test_client_retries_connection_reset(void **state)
     assert_int_equal(s.attempts, 2);
 }
 
+/* ---- error answers: retried or not (the emulator's error fault) ---- */
+
+/* Makes the next `count` calls of service's op answer with error (NULL: the service's own
+ * throttling error: SQS RequestThrottled, EC2 RequestLimitExceeded, else ThrottlingException). */
+static void arm_error(const char *service, const char *op, const char *error, int count)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "curl -sf -o /dev/null -X POST "
+             "'%s/_dss/faults/api?service=%s&operation=%s&nth=1&count=%d&action=error%s%s'",
+             endpoint, service, op, count, error ? "&error=" : "", error ? error : "");
+    assert_int_equal(system(cmd), 0);
+}
+
+struct retry_case {
+    const struct aws_service *svc;
+    const char *op;
+    const char *error; /* armed error, NULL: throttling */
+    int count;         /* calls that fail */
+    int attempts;      /* attempts the client makes */
+    const char *final; /* error the caller sees ("" for success) */
+};
+
+/* SDK standard mode, in every protocol the scheduler speaks: throttling errors (each service's
+ * own code, parsed from its own error shape) and 5xx answers are retried, up to max_attempts in
+ * all; a client error is not. On the virtual clock, so the backoff takes no real time. */
+static void test_client_retries_throttling_and_5xx(void **state)
+{
+    (void)state;
+    NEED(have_ec2 && have_ssm, "EC2, Auto Scaling and SSM");
+    static const struct retry_case cases[] = {
+        {&aws_sqs, "ListQueues", NULL, 1, 2, ""},                    /* JSON 1.0, x-amzn-query-error */
+        {&aws_dynamodb, "ListTables", NULL, 1, 2, ""},               /* JSON 1.0, __type */
+        {&aws_ssm, "DescribeInstanceInformation", NULL, 1, 2, ""},   /* JSON 1.1 */
+        {&aws_ec2, "DescribeRegions", NULL, 1, 2, ""},               /* EC2 Response/Errors/Error */
+        {&aws_autoscaling, "DescribeAutoScalingGroups", NULL, 1, 2, ""}, /* Query ErrorResponse */
+        {&aws_sqs, "ListQueues", "ServiceUnavailable", 1, 2, ""},    /* 503 */
+        {&aws_ec2, "DescribeRegions", "InternalError", 1, 2, ""},    /* 500 */
+        {&aws_dynamodb, "ListTables", NULL, 3, 3, "ThrottlingException"}, /* bounded */
+        {&aws_dynamodb, "ListTables", "ValidationException", 1, 1, "ValidationException"},
+        {&aws_autoscaling, "DescribeAutoScalingGroups", "ValidationError", 1, 1, "ValidationError"},
+    };
+    struct runtime r2;
+    char err[256];
+    struct aws_client_options opt = {3, 4, 30000};
+    sched_clock_virtual(sched_now_ms());
+    assert_int_equal(runtime_init(&r2, &opt, err, sizeof err), 0);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const struct retry_case *k = &cases[i];
+        arm_error(k->svc->signing_name, k->op, k->error, k->count);
+        struct attempts_res s = {0};
+        if (k->svc->protocol == AWS_PROTO_JSON) {
+            assert_int_equal(runtime_call_json(&r2, k->svc, k->op, cJSON_CreateObject(), keep_attempts, &s), 0);
+        } else {
+            struct aws_query q;
+            aws_query_init(&q);
+            assert_int_equal(runtime_call_query(&r2, k->svc, k->op, &q, keep_attempts, &s), 0);
+        }
+        if (strcmp(s.error, k->final) != 0 || s.attempts != k->attempts)
+            fail_msg("%s %s with %s x%d: error '%s' after %d attempts, want '%s' after %d", k->svc->signing_name,
+                     k->op, k->error ? k->error : "throttling", k->count, s.error, s.attempts, k->final,
+                     k->attempts);
+    }
+    runtime_cleanup(&r2);
+    sched_clock_set(NULL, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -948,6 +1107,8 @@ int main(void)
         cmocka_unit_test(test_confirmresult),
         cmocka_unit_test(test_addsqs_sqsout_failedjob_sqscheck),
         cmocka_unit_test(test_protectec2),
+        cmocka_unit_test(test_protect_and_terminate_in_group),
+        cmocka_unit_test(test_waitec2_status_not_found_is_retried),
         cmocka_unit_test(test_waitec2_startjob_checkjob_terminate),
         cmocka_unit_test(test_waitec2_unknown_instance),
         cmocka_unit_test(test_missing_field_is_keyerror),
@@ -957,6 +1118,7 @@ int main(void)
         cmocka_unit_test(test_keepjob_releasejob_inflight),
         cmocka_unit_test(test_checkinstance_checkcommand),
         cmocka_unit_test(test_client_retries_connection_reset),
+        cmocka_unit_test(test_client_retries_throttling_and_5xx),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
