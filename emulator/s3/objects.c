@@ -341,7 +341,11 @@ int s3_get_object(struct dss_call *call, const cJSON *params, cJSON **result)
     int cond = check_get_conditions(call, params, &o);
     int64_t first = 0, last = o.size - 1, part = 0;
     int ranged = 0;
-    if (cond == 0 && dss_param_int(params, "PartNumber", &part) == 0) {
+    int by_part = dss_param_int(params, "PartNumber", &part) == 0;
+    if (cond == 0 && by_part && dss_param_str(params, "Range")) {
+        dss_fail(call, DSS_E_InvalidRequest, "Cannot specify both Range header and partNumber query parameter");
+        ranged = -2;
+    } else if (cond == 0 && by_part) {
         ranged = part_range(call, &o, part, &first, &last) == 0 ? 1 : -2;
     } else if (cond == 0) {
         ranged = parse_range(dss_param_str(params, "Range"), o.size, &first, &last);

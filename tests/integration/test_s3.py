@@ -1,5 +1,6 @@
 """S3 through boto3 (both SDKs on the machine): buckets, objects, listings, multipart uploads,
-errors in S3's format, aws-chunked bodies and checksums, and virtual-hosted addressing.
+errors in S3's format, aws-chunked bodies and checksums, virtual-hosted addressing, and a big
+object streamed up and down in bounded memory.
 
 The CLI, event notifications and restarts have files of their own (test_s3_cli.py,
 test_s3_notify.py, test_s3_persistence.py).
@@ -8,6 +9,7 @@ import base64
 import hashlib
 import http.client
 import io
+import re
 import unittest
 import zlib
 
@@ -36,6 +38,19 @@ def b64(raw):
 
 def crc32_b64(data):
     return b64(zlib.crc32(data).to_bytes(4, "big"))
+
+
+def peak_rss_kb(pid):
+    """A process's peak resident set (VmHWM), in kB."""
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+
+
+def reset_peak_rss(pid):
+    """Sets the peak back to the current RSS (Linux: "5" to clear_refs), so that what a test
+    measures is its own peak and not an earlier test's."""
+    with open("/proc/%d/clear_refs" % pid, "w") as f:
+        f.write("5")
 
 
 def all_keys(s3, bucket, **kw):
@@ -139,6 +154,15 @@ class TestBuckets(S3Base):
         self.assertIn(b"<BucketName>no-such-bucket-here</BucketName>", body)
         status, headers, body = self.raw("HEAD", "/no-such-bucket-here/key")
         self.assertEqual((status, body), (404, b""))
+        # A missing key: GET names it in the document, HEAD answers the status alone.
+        self.bucket("error-doc")
+        status, _, body = self.raw("GET", "/error-doc/no/such%20key")
+        self.assertEqual(status, 404)
+        self.assertIn(b"<Code>NoSuchKey</Code>", body)
+        self.assertIn(b"<Key>no/such key</Key>", body)
+        status, headers, body = self.raw("HEAD", "/error-doc/no/such%20key")
+        self.assertEqual((status, body, headers.get("content-length")), (404, b"", "0"))
+        self.assertIn("x-amz-request-id", headers)
         status, _, body = self.raw("GET", "/some-bucket?acl")
         self.assertEqual(status, 501)
         self.assertIn(b"<Code>NotImplemented</Code>", body)
@@ -356,7 +380,8 @@ class TestListings(S3Base):
 
     def test_virtual_host(self):
         port = self.emulator.port
-        for host in ["listing.localhost:%d" % port, "listing.s3.localhost.localstack.cloud:%d" % port]:
+        for host in ["listing.localhost:%d" % port, "listing.s3.localhost:%d" % port,
+                     "listing.s3.localhost.localstack.cloud:%d" % port]:
             status, _, body = self.raw("GET", "/b/c/3", headers={"Host": host})
             self.assertEqual((status, body), (200, b"b/c/3"), host)
             status, _, body = self.raw("GET", "/?list-type=2&prefix=b/c", headers={"Host": host})
@@ -389,6 +414,9 @@ class TestMultipart(S3Base):
         # PartNumber reads one part back.
         g = self.s3.get_object(Bucket=b, Key="big", PartNumber=3)
         self.assertEqual((g["Body"].read(), g["PartsCount"]), (b"tail", 3))
+        self.assertEqual(g["ContentRange"], "bytes %d-%d/%d" % (10 * MiB, 10 * MiB + 3, 10 * MiB + 4))
+        self.assertEqual(error_of(self.s3.get_object, Bucket=b, Key="big", PartNumber=3, Range="bytes=0-1"),
+                         ("InvalidRequest", 400))
         self.assertEqual(error_of(self.s3.complete_multipart_upload, Bucket=b, Key="big", UploadId=uid,
                                   MultipartUpload={"Parts": done}), ("NoSuchUpload", 404))
 
@@ -525,6 +553,35 @@ class TestLimits(S3Base):
         self.assertIn(b"<Code>EntityTooLarge</Code>", r.read())
         conn.close()
         self.assertEqual(error_of(self.s3.head_object, Bucket="limits-big", Key="huge"), ("404", 404))
+
+    def test_big_object_streams_in_constant_memory(self):
+        """An object goes to disk and comes back as it streams: the emulator's peak RSS grows by far
+        less than the object while 192 MiB go up and down (a 5 GiB upload must not need 5 GiB)."""
+        if dsstest.WRAPPER:
+            self.skipTest("under a wrapper the process is the wrapper's")
+        self.bucket("limits-stream")
+        pid, size, block = self.emulator.proc.pid, 192 * MiB, hashlib.sha256(b"block").digest() * (MiB // 32)
+        reset_peak_rss(pid)
+        before = peak_rss_kb(pid)
+        conn = http.client.HTTPConnection("127.0.0.1", self.emulator.port, timeout=300)
+        self.addCleanup(conn.close)
+        conn.putrequest("PUT", "/limits-stream/big")
+        conn.putheader("Content-Length", str(size))
+        conn.endheaders()
+        for _ in range(size // MiB):
+            conn.send(block)
+        r = conn.getresponse()
+        r.read()
+        self.assertEqual(r.status, 200)
+        conn.request("GET", "/limits-stream/big")
+        r = conn.getresponse()
+        self.assertEqual(r.status, 200)
+        received = hashlib.sha256()
+        for piece in iter(lambda: r.read(MiB), b""):
+            received.update(piece)
+        self.assertEqual(received.digest(), hashlib.sha256(block * (size // MiB)).digest())
+        grown_mib = (peak_rss_kb(pid) - before) / 1024
+        self.assertLess(grown_mib, 48, "peak RSS grew by %.1f MiB for a %d MiB object" % (grown_mib, size // MiB))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """S3 through the unmodified AWS CLI: a 64 MiB file up and down (multipart both ways), a nested
-folder synced up, down into an empty folder, and again with nothing to transfer; mb, ls, rb
-and s3api calls.
+folder synced up, down into an empty folder, and again with nothing to transfer; ls of
+folders, rm of a key, of a folder with --exclude and of everything; mb, rb and s3api calls.
 
 Under Debian's python the test drives Debian's AWS CLI v2; under the newer python on PATH it
 drives the CLI v1 that comes with it -- so one ctest run covers both CLIs, each once.
@@ -23,6 +23,12 @@ def sha256_of(path):
         for block in iter(lambda: f.read(MiB), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def deletions(out):
+    """The objects an `aws s3 rm` says it deleted ("delete: s3://..." lines), sorted."""
+    lines = out.replace("\r", "\n").splitlines()
+    return sorted(line[len("delete: "):].strip() for line in lines if line.startswith("delete: "))
 
 
 class TestCli(dsstest.EmulatorTestCase):
@@ -76,6 +82,28 @@ class TestCli(dsstest.EmulatorTestCase):
         for sub in cmp.subdirs.values():
             diff += self.differences(sub)
         return diff
+
+    def test_ls_and_rm(self):
+        s3 = self.client("s3")
+        self.cli("s3", "mb", "s3://cli-rm")
+        keys = ["top.txt", "a/1.txt", "a/2.log", "a/b/3.txt", "sp ace/+x \u00e9.txt"]
+        for k in keys:
+            s3.put_object(Bucket="cli-rm", Key=k, Body=k.encode())
+        out = self.cli("s3", "ls", "s3://cli-rm/")
+        self.assertRegex(out, r"(?m)^\s+PRE a/$")
+        self.assertRegex(out, r"(?m)^\s+PRE sp ace/$")
+        self.assertRegex(out, r"(?m)^\S+ \S+\s+7 top\.txt$")
+        out = self.cli("s3", "ls", "s3://cli-rm/a/")
+        self.assertEqual(sorted(line.split()[-1] for line in out.splitlines()), ["1.txt", "2.log", "b/"])
+        # One key, then a folder but for what --exclude keeps, then everything.
+        self.assertEqual(deletions(self.cli("s3", "rm", "s3://cli-rm/top.txt")), ["s3://cli-rm/top.txt"])
+        out = self.cli("s3", "rm", "--recursive", "s3://cli-rm/a/", "--exclude", "*.log")
+        self.assertEqual(deletions(out), ["s3://cli-rm/a/1.txt", "s3://cli-rm/a/b/3.txt"])
+        listed = [o["Key"] for o in s3.list_objects_v2(Bucket="cli-rm")["Contents"]]
+        self.assertEqual(listed, ["a/2.log", "sp ace/+x \u00e9.txt"])
+        self.assertEqual(len(deletions(self.cli("s3", "rm", "--recursive", "s3://cli-rm/"))), 2)
+        self.assertEqual(s3.list_objects_v2(Bucket="cli-rm")["KeyCount"], 0)
+        self.cli("s3", "rb", "s3://cli-rm")
 
     def test_s3api(self):
         self.cli("s3api", "create-bucket", "--bucket", "cli-api")

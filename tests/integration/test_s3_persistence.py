@@ -3,10 +3,13 @@
 - Buckets, objects (simple and multipart), metadata, tags, notification configurations and
   unfinished multipart uploads survive a restart.
 - A SIGKILL in the middle of an upload leaves the old object whole, and no stray file.
+- Event notifications commit with their object change: a SIGKILL after acknowledged writes
+  loses none of their events and duplicates none.
 - Keys such as "../../etc/passwd" are only keys: every file the emulator writes stays under
   its data directory, named by a random id, never by a key.
 """
 import hashlib
+import json
 import os
 import re
 import socket
@@ -96,6 +99,50 @@ class TestPersistence(unittest.TestCase):
         with sqlite3.connect(os.path.join(data, "dss.db")) as db:
             rows = db.execute("SELECT count(*) FROM s3_objects").fetchone()[0]
         self.assertEqual(len([f for f in self.object_files(data) if f.startswith("s3/")]), rows)
+
+    def test_events_survive_a_crash_exactly_once(self):
+        """An event commits with its object change: a SIGKILL right after the last acknowledged
+        write loses none and, after the restart, none arrives twice."""
+        top = dsstest.temp_dir(self)
+        data = os.path.join(top, "data")
+        emu, s3, sqs = self.start(data)
+        queue = sqs.create_queue(QueueName="crash-events")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        s3.create_bucket(Bucket="crash-events")
+        s3.put_bucket_notification_configuration(Bucket="crash-events", NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]},
+                                    {"QueueArn": arn, "Events": ["s3:ObjectRemoved:*"]}]})
+        s3.put_object(Bucket="crash-events", Key="jobs/1/x.input", Body=b"input")
+        s3.put_object(Bucket="crash-events", Key="jobs/1/x.sh", Body=b"#!/bin/sh\n")
+        s3.copy_object(Bucket="crash-events", Key="jobs/2/x.sh", CopySource={"Bucket": "crash-events",
+                                                                            "Key": "jobs/1/x.sh"})
+        up = s3.create_multipart_upload(Bucket="crash-events", Key="multi.bin")["UploadId"]
+        part = s3.upload_part(Bucket="crash-events", Key="multi.bin", UploadId=up, PartNumber=1, Body=b"m")
+        s3.complete_multipart_upload(Bucket="crash-events", Key="multi.bin", UploadId=up,
+                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+        s3.delete_object(Bucket="crash-events", Key="jobs/1/x.input")
+        s3.delete_objects(Bucket="crash-events", Delete={"Objects": [{"Key": "jobs/2/x.sh"}]})
+        emu.kill()
+
+        emu, s3, sqs = self.start(data)
+        events = []
+        while True:
+            msgs = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+            if not msgs:
+                break
+            for m in msgs:
+                body = json.loads(m["Body"])
+                events += [(r["eventName"], r["s3"]["object"]["key"]) for r in body.get("Records", [])]
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+        self.assertEqual(sorted(events), sorted([
+            ("ObjectCreated:Put", "jobs/1/x.input"),
+            ("ObjectCreated:Put", "jobs/1/x.sh"),
+            ("ObjectCreated:Copy", "jobs/2/x.sh"),
+            ("ObjectCreated:CompleteMultipartUpload", "multi.bin"),
+            ("ObjectRemoved:Delete", "jobs/1/x.input"),
+            ("ObjectRemoved:Delete", "jobs/2/x.sh"),
+        ]))
+        self.stop(emu)
 
     def writing(self, emu, data):
         """Whether the emulator has a file open under data/s3: the upload's temp file (an
