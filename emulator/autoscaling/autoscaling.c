@@ -65,7 +65,10 @@ static const char schema[] =
     "  id TEXT PRIMARY KEY, seq INTEGER NOT NULL, asg TEXT NOT NULL, description TEXT NOT NULL,"
     "  cause TEXT NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER, status TEXT NOT NULL,"
     "  details TEXT NOT NULL DEFAULT '{}');"
-    "CREATE INDEX IF NOT EXISTS asg_activities_group ON asg_activities(asg, seq);";
+    "CREATE INDEX IF NOT EXISTS asg_activities_group ON asg_activities(asg, seq);"
+    /* the few activities still in progress, found when their instance is terminated */
+    "CREATE INDEX IF NOT EXISTS asg_activities_open ON asg_activities(asg, description) "
+    "WHERE status = 'InProgress';";
 
 static const cJSON *obj(const cJSON *o, const char *name)
 {
@@ -227,7 +230,8 @@ static cJSON *activity_add(const char *asg, const char *description, const char 
     sqlite3_bind_text(st, 3, description, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, cause, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, now);
-    sqlite3_bind_int64(st, 6, now);
+    if (strcmp(status, "InProgress")) /* an activity in progress has no end yet */
+        sqlite3_bind_int64(st, 6, now);
     sqlite3_bind_text(st, 7, status, -1, SQLITE_STATIC);
     sqlite3_step(st);
     sqlite3_reset(st);
@@ -398,15 +402,41 @@ static void member_terminate(const char *asg, const char *id, const char *cause,
     dss_event("autoscaling.terminate", "{\"group\":\"%s\",\"instance_id\":\"%s\"}", asg, id);
 }
 
+/* The activity that terminates member id (TerminateInstanceInAutoScalingGroup's, answered
+ * InProgress) ends when the instance is terminated. */
+static void activity_done(const char *asg, const char *id, int64_t now)
+{
+    char desc[128];
+    snprintf(desc, sizeof desc, "Terminating EC2 instance: %s", id);
+    sqlite3_stmt *st = dss_stmt(NULL, "UPDATE asg_activities SET status = 'Successful', end_ms = ?1 WHERE asg = ?2 "
+                                      "AND description = ?3 AND status = 'InProgress'");
+    if (!st)
+        return;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_text(st, 2, asg, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, desc, -1, SQLITE_STATIC);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+}
+
 /* Brings members' lifecycle in line with their instances. */
 static void sync_members(const char *asg, int64_t now)
 {
     sqlite3_stmt *st = dss_stmt(NULL, "SELECT a.instance_id, a.lifecycle, i.state, i.worker FROM asg_instances a "
                                       "LEFT JOIN ec2_instances i ON i.id = a.instance_id WHERE a.asg = ?");
     sqlite3_bind_text(st, 1, asg, -1, SQLITE_STATIC);
-    struct member { char id[20], lifecycle[16], state[16], worker[16]; } m[256];
-    int n = 0;
-    while (n < 256 && sqlite3_step(st) == SQLITE_ROW) {
+    /* Every member: a group may hold many hundreds (the seed's default maximum is 500). */
+    struct member { char id[20], lifecycle[16], state[16], worker[16]; } *m = NULL;
+    int n = 0, cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            int nc = cap ? 2 * cap : 64;
+            struct member *g = realloc(m, (size_t)nc * sizeof *g);
+            if (!g)
+                break;
+            m = g;
+            cap = nc;
+        }
         struct member *e = &m[n++];
         snprintf(e->id, sizeof e->id, "%s", col(st, 0));
         snprintf(e->lifecycle, sizeof e->lifecycle, "%s", col(st, 1));
@@ -420,8 +450,10 @@ static void sync_members(const char *asg, int64_t now)
         int leaving = gone || !strcmp(m[i].state, EC2_SHUTTING_DOWN) || !strcmp(m[i].state, EC2_STOPPING) ||
                       !strcmp(m[i].state, EC2_STOPPED);
         if (!strcmp(m[i].lifecycle, "Terminating")) {
-            if (gone)
+            if (gone) {
                 next = "Terminated";
+                activity_done(asg, m[i].id, now);
+            }
         } else if (leaving) {
             next = "Terminated";
             cause = "an instance was taken out of service in response to an EC2 health check indicating it has "
@@ -453,6 +485,7 @@ static void sync_members(const char *asg, int64_t now)
             run_sql("UPDATE asg_instances SET lifecycle = ? WHERE instance_id = ?", next, m[i].id);
         }
     }
+    free(m);
 }
 
 static void reconcile_group(struct group *g, int64_t now)

@@ -289,8 +289,11 @@ static int64_t tick(sqlite3 *db)
     if (dss_db_begin(db, 1))
         return now + 1000;
     if (restarted) { /* the first loop after start: workers of the last run are gone */
+        /* Instances that had a worker: after a crash the column still says so; a clean stop
+         * reset it, but a command in progress shows that there was one. */
         sqlite3_stmt *st = dss_db_stmt(db, "SELECT id FROM ec2_instances WHERE state IN ('running', 'stopping', "
-                                           "'shutting-down') AND worker != 'none'");
+                                           "'shutting-down') AND (worker != 'none' OR id IN (SELECT instance_id "
+                                           "FROM ssm_invocations WHERE status IN ('InProgress', 'Cancelling')))");
         while (st && sqlite3_step(st) == SQLITE_ROW)
             ssm_instance_gone((const char *)sqlite3_column_text(st, 0), now);
         if (st)

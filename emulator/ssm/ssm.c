@@ -452,7 +452,7 @@ static const char *plugin_name(const char *doc)
 }
 
 #define INV_SELECT "SELECT v.command_id, v.instance_id, v.status, v.details, v.response_code, v.stdout, " \
-                   "v.stderr, v.start_ms, v.end_ms, c.comment, c.document, c.requested_ms " \
+                   "v.stderr, v.start_ms, v.end_ms, c.comment, c.document, c.requested_ms, v.seq " \
                    "FROM ssm_invocations v JOIN ssm_commands c ON c.id = v.command_id "
 
 /* GetCommandInvocation: CommandId, InstanceId, PluginName. */
@@ -608,7 +608,7 @@ static int op_list_command_invocations(struct dss_call *call, const cJSON *param
     int details = cJSON_IsTrue(obj(params, "Details"));
     if (cid && !valid_command_id(cid))
         return dss_fail(call, DSS_E_InvalidCommandId, "Invalid command id %s", cid);
-    sqlite3_stmt *st = dss_stmt(call, INV_SELECT ", (SELECT 1) WHERE v.seq > ?1 AND (?2 IS NULL OR v.command_id = ?2) "
+    sqlite3_stmt *st = dss_stmt(call, INV_SELECT "WHERE v.seq > ?1 AND (?2 IS NULL OR v.command_id = ?2) "
                                       "AND (?3 IS NULL OR v.instance_id = ?3) ORDER BY v.seq");
     sqlite3_bind_int64(st, 1, after);
     if (cid)
@@ -618,13 +618,16 @@ static int op_list_command_invocations(struct dss_call *call, const cJSON *param
     cJSON *out = cJSON_CreateObject();
     cJSON *list = cJSON_AddArrayToObject(out, "CommandInvocations");
     int n = 0;
+    int64_t last_seq = after;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        if (n == max) {
+        if (n == max) { /* the token is the last sequence listed: seqs are global, so with a
+                         * CommandId or InstanceId filter they are not consecutive */
             char tok[32];
-            snprintf(tok, sizeof tok, "%lld", (long long)after + n);
+            snprintf(tok, sizeof tok, "%lld", (long long)last_seq);
             cJSON_AddStringToObject(out, "NextToken", tok);
             break;
         }
+        last_seq = sqlite3_column_int64(st, 12);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "CommandId", col(st, 0));
         cJSON_AddStringToObject(o, "InstanceId", col(st, 1));
@@ -1073,19 +1076,28 @@ static void dead_agent_from_env(void)
 void ssm_instance_gone(const char *id, int64_t now)
 {
     pthread_once(&dead_agent_env_once, dead_agent_from_env);
+    /* The invocations lose their worker: an invocation is tied to the worker that took it by
+     * pid, and a fresh worker of the instance may be given the same pid (after a restart, or
+     * once pids wrap) -- it would then count as running the dead worker's command, which would
+     * never time out and would hold back every later command on the instance. */
+    sqlite3_stmt *st = dss_stmt(NULL, "UPDATE ssm_invocations SET worker_pid = NULL WHERE instance_id = ? AND "
+                                      "status IN ('InProgress', 'Cancelling')");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_step(st);
+    sqlite3_reset(st);
     if (ssm_dead_agent_mode == DEAD_TIMEOUT)
         return;
     if (ssm_dead_agent_mode == DEAD_MISSING) {
-        sqlite3_stmt *st = dss_stmt(NULL, "DELETE FROM ssm_invocations WHERE instance_id = ? AND status IN "
-                                          "('Pending', 'InProgress', 'Cancelling')");
+        st = dss_stmt(NULL, "DELETE FROM ssm_invocations WHERE instance_id = ? AND status IN "
+                            "('Pending', 'InProgress', 'Cancelling')");
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         sqlite3_step(st);
         sqlite3_reset(st);
         return;
     }
-    sqlite3_stmt *st = dss_stmt(NULL, "UPDATE ssm_invocations SET status = 'Failed', details = CASE status WHEN "
-                                      "'Pending' THEN 'Undeliverable' ELSE 'Terminated' END, end_ms = ?1 WHERE "
-                                      "instance_id = ?2 AND status IN ('Pending', 'InProgress', 'Cancelling')");
+    st = dss_stmt(NULL, "UPDATE ssm_invocations SET status = 'Failed', details = CASE status WHEN 'Pending' THEN "
+                        "'Undeliverable' ELSE 'Terminated' END, end_ms = ?1 WHERE instance_id = ?2 AND status IN "
+                        "('Pending', 'InProgress', 'Cancelling')");
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     sqlite3_step(st);

@@ -1,4 +1,7 @@
 """Auto Scaling groups over the Query protocol: the reconciler launches real workers."""
+import os
+import shutil
+import tempfile
 import unittest
 
 import botocore.exceptions
@@ -107,6 +110,48 @@ class AutoScalingTest(InstancesTestCase):
             return spot not in now and len(now) == 3
         self.assertTrue(wait_until(replaced, timeout=20))
 
+    def test_instances_update_cooldown_and_activity(self):
+        self.make_group("upd", 1, DefaultCooldown=300)
+        self.assertTrue(wait_until(lambda: len(self.in_service("upd")) == 1, timeout=20))
+        [iid] = self.in_service("upd")
+        [m] = self.asg.describe_auto_scaling_instances(InstanceIds=[iid])["AutoScalingInstances"]
+        self.assertEqual((m["AutoScalingGroupName"], m["LifecycleState"], m["HealthStatus"], m["ProtectedFromScaleIn"]),
+                         ("upd", "InService", "HEALTHY", False))
+        self.assertEqual(m["LaunchTemplate"]["LaunchTemplateName"], "lt-upd")
+        self.assertRegex(m["LaunchTemplate"]["LaunchTemplateId"], r"^lt-[0-9a-f]{17}$")
+        self.assertEqual(self.asg.describe_auto_scaling_instances(InstanceIds=["i-0123456789abcdef0"])[
+            "AutoScalingInstances"], [])
+        # UpdateAutoScalingGroup: a new desired capacity is reconciled; a bound moves desired along.
+        self.asg.update_auto_scaling_group(AutoScalingGroupName="upd", MaxSize=3, DesiredCapacity=2)
+        self.assertTrue(wait_until(lambda: len(self.in_service("upd")) == 2, timeout=20))
+        self.asg.update_auto_scaling_group(AutoScalingGroupName="upd", MaxSize=1)
+        g = self.group("upd")
+        self.assertEqual((g["MaxSize"], g["DesiredCapacity"]), (1, 1))
+        self.assertTrue(wait_until(lambda: len(self.in_service("upd")) == 1, timeout=20))
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            self.asg.update_auto_scaling_group(AutoScalingGroupName="upd", MinSize=2)
+        self.assertEqual(cm.exception.response["Error"]["Code"], "ValidationError")
+        # HonorCooldown: refused within DefaultCooldown of the last change; without it, allowed.
+        self.asg.update_auto_scaling_group(AutoScalingGroupName="upd", MaxSize=3)
+        self.asg.set_desired_capacity(AutoScalingGroupName="upd", DesiredCapacity=1, HonorCooldown=True)
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            self.asg.set_desired_capacity(AutoScalingGroupName="upd", DesiredCapacity=2, HonorCooldown=True)
+        self.assertEqual(cm.exception.response["Error"]["Code"], "ScalingActivityInProgress")
+        self.asg.set_desired_capacity(AutoScalingGroupName="upd", DesiredCapacity=1, HonorCooldown=False)
+        # TerminateInstanceInAutoScalingGroup's activity: InProgress, then Successful once the
+        # instance is terminated; the group replaces the instance.
+        [iid] = self.in_service("upd")
+        act = self.asg.terminate_instance_in_auto_scaling_group(InstanceId=iid,
+                                                                ShouldDecrementDesiredCapacity=False)["Activity"]
+        self.assertEqual(act["StatusCode"], "InProgress")
+        self.assertNotIn("EndTime", act)
+        def activity():
+            return self.asg.describe_scaling_activities(ActivityIds=[act["ActivityId"]])["Activities"][0]
+        self.assertTrue(wait_until(lambda: activity()["StatusCode"] == "Successful", timeout=20), activity())
+        self.assertEqual(activity()["Progress"], 100)
+        self.assertIn("EndTime", activity())
+        self.assertTrue(wait_until(lambda: self.in_service("upd") not in ([], [iid]), timeout=20))
+
     def test_errors(self):
         with self.assertRaises(botocore.exceptions.ClientError) as cm:
             self.asg.create_auto_scaling_group(AutoScalingGroupName="bad", MinSize=2, MaxSize=1,
@@ -130,6 +175,54 @@ class AutoScalingTest(InstancesTestCase):
                                                LaunchTemplate={"LaunchTemplateName": "lt-dup"},
                                                AvailabilityZones=["us-east-1a"])
         self.assertEqual(cm.exception.response["Error"]["Code"], "AlreadyExists")
+
+
+class LargeGroupTest(InstancesTestCase):
+    """A group of more than 256 instances (the seed's default maximum is 500): every member
+    becomes InService and leaves when scaled in. The reconciler used to look at 256 members of a
+    group only. The workers are stand-ins (a shell that sleeps): hundreds of real workers are the
+    benchmark's business (tests/bench/instances.py), not CI's."""
+
+    SIZE = 300
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="dss-test-")
+        stand_in = os.path.join(cls.tmp, "sleeping-worker")
+        with open(stand_in, "w") as f:
+            f.write("#!/bin/sh\nexec sleep 3600\n")
+        os.chmod(stand_in, 0o755)
+        os.environ["DSS_WORKER_BIN"] = stand_in
+        try:
+            super().setUpClass()
+        except Exception:
+            shutil.rmtree(cls.tmp, True)
+            raise
+        finally:
+            del os.environ["DSS_WORKER_BIN"]
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.tmp, True)
+
+    def test_every_member_in_service_and_scaled_in(self):
+        ec2, asg = self.client("ec2"), self.client("autoscaling")
+        ec2.create_launch_template(LaunchTemplateName="lt-large", LaunchTemplateData={"ImageId": AMI})
+        asg.create_auto_scaling_group(AutoScalingGroupName="large", LaunchTemplate={"LaunchTemplateName": "lt-large"},
+                                      MinSize=0, MaxSize=self.SIZE, DesiredCapacity=self.SIZE,
+                                      AvailabilityZones=["us-east-1a"])
+
+        def states():
+            g = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["large"])["AutoScalingGroups"]
+            return sorted(i["LifecycleState"] for i in g[0]["Instances"]) if g else None
+        self.assertTrue(wait_until(lambda: states() == ["InService"] * self.SIZE, timeout=120),
+                        "%s" % {s: (states() or []).count(s) for s in set(states() or [])})
+        asg.set_desired_capacity(AutoScalingGroupName="large", DesiredCapacity=0)
+        self.assertTrue(wait_until(lambda: states() == [], timeout=120), "%d members left" % len(states() or []))
+        asg.delete_auto_scaling_group(AutoScalingGroupName="large")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """EC2 over the EC2 Query protocol: boto3 (both versions) and the AWS CLI v2 against dss."""
 import json
+import os
 import re
 import unittest
 
 import botocore.exceptions
 
-from dsstest import wait_until
+from dsstest import Emulator, client, wait_until
 from ec2util import InstancesTestCase, alive
 
 AMI = "ami-0abcdef1234567890"
@@ -145,6 +146,72 @@ class EC2Test(InstancesTestCase):
         code, _ = self.error_code(self.ec2.describe_launch_templates, LaunchTemplateIds=[lt_id])
         self.assertEqual(code, "InvalidLaunchTemplateId.NotFound")
 
+    def test_stop_start_and_include_all(self):
+        r = self.ec2.run_instances(ImageId=AMI, InstanceType="t3.micro", MinCount=1, MaxCount=1)
+        iid = r["Instances"][0]["InstanceId"]
+        self.addCleanup(self.terminate_quietly, [iid])
+        self.ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.2})
+        self.assertTrue(wait_until(lambda: self.instances()[iid].get("pid"), timeout=10))
+        pid = self.instances()[iid]["pid"]
+        stop = self.ec2.stop_instances(InstanceIds=[iid])["StoppingInstances"][0]
+        self.assertEqual((stop["PreviousState"]["Name"], stop["CurrentState"]["Name"]), ("running", "stopping"))
+        self.ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.2})
+        self.assertTrue(wait_until(lambda: not alive(pid), timeout=5), "the stopped instance's worker survived")
+        # Only running instances have a status, unless IncludeAllInstances.
+        self.assertEqual(self.ec2.describe_instance_status(InstanceIds=[iid])["InstanceStatuses"], [])
+        [st] = self.ec2.describe_instance_status(InstanceIds=[iid], IncludeAllInstances=True)["InstanceStatuses"]
+        self.assertEqual((st["InstanceState"]["Name"], st["InstanceStatus"]["Status"], st["SystemStatus"]["Status"]),
+                         ("stopped", "not-applicable", "not-applicable"))
+        code, _ = self.error_code(self.ec2.stop_instances, InstanceIds=["i-0123456789abcdef0"])
+        self.assertEqual(code, "InvalidInstanceID.NotFound")
+        start = self.ec2.start_instances(InstanceIds=[iid])["StartingInstances"][0]
+        self.assertEqual((start["PreviousState"]["Name"], start["CurrentState"]["Name"]), ("stopped", "pending"))
+        self.ec2.get_waiter("instance_status_ok").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.2})
+        self.assertTrue(alive(self.instances()[iid]["pid"]), "no worker after StartInstances")
+        self.ec2.terminate_instances(InstanceIds=[iid])
+        code, _ = self.error_code(self.ec2.start_instances, InstanceIds=[iid])
+        self.assertEqual(code, "IncorrectInstanceState")
+
+    def test_launch_template_by_id_and_imds(self):
+        import urllib.request
+        lt_id = self.ec2.create_launch_template(
+            LaunchTemplateName="lt-by-id", LaunchTemplateData={"ImageId": AMI, "InstanceType": "t3.small"})[
+            "LaunchTemplate"]["LaunchTemplateId"]
+        self.ec2.create_launch_template_version(LaunchTemplateId=lt_id, LaunchTemplateData={"ImageId": AMI,
+                                                                                            "InstanceType": "c5.large"})
+        r = self.ec2.run_instances(MinCount=1, MaxCount=1, LaunchTemplate={"LaunchTemplateId": lt_id, "Version": "1"},
+                                   InstanceMarketOptions={"MarketType": "spot"})
+        inst = r["Instances"][0]
+        iid = inst["InstanceId"]
+        self.addCleanup(self.terminate_quietly, [iid])
+        self.assertEqual((inst["InstanceType"], inst["InstanceLifecycle"]), ("t3.small", "spot"))
+        code, _ = self.error_code(self.ec2.run_instances, MinCount=1, MaxCount=1,
+                                  LaunchTemplate={"LaunchTemplateId": lt_id, "Version": "9"})
+        self.assertEqual(code, "InvalidLaunchTemplateId.VersionNotFound")
+        # The instance's metadata, IMDSv2: a token, then the documents.
+        imds = self.endpoint + "/_dss/imds/%s/latest/" % iid
+        tok = urllib.request.urlopen(urllib.request.Request(
+            imds + "api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "300"})).read().decode()
+
+        def get(path):
+            req = urllib.request.Request(imds + path, headers={"X-aws-ec2-metadata-token": tok})
+            try:
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    return resp.status, resp.read().decode()
+            except urllib.error.HTTPError as e:
+                return e.code, ""
+        self.assertEqual(get("meta-data/instance-id"), (200, iid))
+        self.assertEqual(get("meta-data/instance-type"), (200, "t3.small"))
+        self.assertEqual(get("meta-data/instance-life-cycle"), (200, "spot"))
+        self.assertEqual(get("meta-data/events/recommendations/rebalance")[0], 404)
+        self.assertEqual(self.ctl("/_dss/faults/rebalance", "POST", instance_id=iid)[0], 200)
+        status, body = get("meta-data/events/recommendations/rebalance")
+        self.assertEqual(status, 200)
+        self.assertRegex(json.loads(body)["noticeTime"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertEqual(get("meta-data/spot/instance-action")[0], 404)  # a rebalance is no interruption
+        events = [e for e in self.ctl("/_dss/events")[1]["events"] if e["type"] == "ec2.rebalance-recommendation"]
+        self.assertEqual(events[-1]["detail"]["detail"]["instance-id"], iid)
+
     def test_minimal_describes(self):
         self.assertEqual(len(self.ec2.describe_availability_zones()["AvailabilityZones"]), 3)
         self.assertTrue(self.ec2.describe_images(ImageIds=[AMI])["Images"][0]["ImageId"] == AMI)
@@ -184,6 +251,37 @@ class EC2Test(InstancesTestCase):
                 self.assertEqual(e.code, 400, text)
                 self.assertTrue(re.search(r"<Response><Errors><Error><Code>[A-Za-z.]+</Code>", text), text)
         self.assertEqual(self.emulator.health()[0], 200)
+
+
+class SeededIdsTest(unittest.TestCase):
+    """Ids come from the seed (DSS_SEED): a replayed scenario on a fresh data directory gets the
+    same instance and reservation ids; another seed gets others."""
+
+    def run_ids(self, seed):
+        old = os.environ.get("DSS_SEED")
+        os.environ["DSS_SEED"] = seed
+        try:
+            emu = Emulator().start()
+        finally:
+            if old is None:
+                del os.environ["DSS_SEED"]
+            else:
+                os.environ["DSS_SEED"] = old
+        self.addCleanup(emu.stop)
+        ec2 = client(emu.endpoint, "ec2")
+        # The default boot delay (10 s at speed 1) keeps them pending: no worker is started.
+        r = ec2.run_instances(ImageId=AMI, MinCount=3, MaxCount=3)
+        ids = [r["ReservationId"]] + [i["InstanceId"] for i in r["Instances"]]
+        ec2.terminate_instances(InstanceIds=ids[1:])
+        rc, log = emu.stop()
+        self.assertEqual(rc, 0, log)
+        return ids
+
+    def test_same_seed_same_ids(self):
+        first = self.run_ids("replay-42")
+        self.assertEqual(len(set(first)), 4)
+        self.assertEqual(self.run_ids("replay-42"), first)
+        self.assertNotEqual(self.run_ids("replay-43")[1:], first[1:])
 
 
 if __name__ == "__main__":

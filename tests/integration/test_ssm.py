@@ -98,6 +98,37 @@ class SSMTest(InstancesTestCase):
                 pass
         return pids
 
+    def test_working_directory_and_output_bucket(self):
+        cid = self.send(["pwd", "touch here"], params={"workingDirectory": ["/tmp"]}, OutputS3BucketName="out-bucket",
+                        OutputS3KeyPrefix="runs/")
+        inv = self.wait_command(cid, self.iid)
+        self.assertEqual((inv["Status"], inv["StandardOutputContent"]), ("Success", "/tmp\n"))
+        cmd = self.ssm.list_commands(CommandId=cid)["Commands"][0]
+        self.assertEqual((cmd["OutputS3BucketName"], cmd["OutputS3KeyPrefix"]), ("out-bucket", "runs/"))
+        self.assertEqual(cmd["Parameters"]["workingDirectory"], ["/tmp"])
+        cid = self.send(["pwd"], params={"workingDirectory": ["/no/such/dir"]})
+        inv = self.wait_command(cid, self.iid)
+        self.assertEqual(inv["Status"], "Failed")
+        self.assertIn("/no/such/dir", inv["StandardErrorContent"])
+
+    def test_pending_past_timeout_seconds_is_delivery_timed_out(self):
+        """One command at a time per instance: one queued behind a long one is never delivered
+        within its TimeoutSeconds (30 s, the least: 1.5 s here) and ends TimedOut / Delivery
+        Timed Out, counted as such by ListCommands."""
+        iid = SSMTest.ids[1]
+        busy = self.send(["sleep 60"], ids=[iid])
+        self.addCleanup(self.ssm.cancel_command, CommandId=busy)
+        self.assertTrue(wait_until(lambda: self.ssm.get_command_invocation(
+            CommandId=busy, InstanceId=iid)["Status"] == "InProgress", timeout=10))
+        queued = self.send(["echo never"], ids=[iid], TimeoutSeconds=30)
+        inv = self.wait_command(queued, iid)
+        self.assertEqual((inv["Status"], inv["StatusDetails"], inv["StandardOutputContent"]),
+                         ("TimedOut", "Delivery Timed Out", ""))
+        cmd = self.ssm.list_commands(CommandId=queued)["Commands"][0]
+        self.assertEqual((cmd["Status"], cmd["StatusDetails"], cmd["DeliveryTimedOutCount"], cmd["ErrorCount"]),
+                         ("TimedOut", "Delivery Timed Out", 1, 0))
+        self.assertEqual(self.ssm.get_command_invocation(CommandId=busy, InstanceId=iid)["Status"], "InProgress")
+
     def test_output_limit_and_targets(self):
         cid = self.send(["head -c 30000 /dev/zero | tr '\\0' x"])
         inv = self.wait_command(cid, self.iid)

@@ -71,10 +71,37 @@ class FaultsTest(InstancesTestCase):
         self.assertEqual(self.ctl("/_dss/faults/resume-worker", "POST", instance_id=b)[0], 200)
         inv = self.wait_command(cid, b)
         self.assertEqual((inv["Status"], inv["StandardOutputContent"]), ("Success", "done\n"))
+        # Every injected fault is in the event log.
+        events = [(e["type"], e["detail"].get("instance_id")) for e in self.ctl("/_dss/events")[1]["events"]]
+        for event in (("fault.worker-killed", a), ("ec2.worker-died", a), ("fault.worker-paused", b),
+                      ("fault.worker-resumed", b)):
+            self.assertIn(event, events)
+
+    def test_spot_worker_death_terminates(self):
+        """An on-demand instance whose worker dies is impaired; a Spot one is gone for good."""
+        ec2 = self.client("ec2")
+        [iid] = self.launch(1, InstanceMarketOptions={"MarketType": "spot"})
+        pid = self.instances()[iid]["pid"]
+        os.kill(pid, signal.SIGKILL)  # dies on its own, as far as the emulator knows
+        ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.2})
+        inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+        self.assertEqual(inst["StateReason"]["Code"], "Server.InternalError")
+        [req] = ec2.describe_spot_instance_requests(SpotInstanceRequestIds=[inst["SpotInstanceRequestId"]])[
+            "SpotInstanceRequests"]
+        self.assertEqual(req["State"], "closed")
 
     def test_clock_and_settings(self):
         st, body = self.ctl("/_dss/clock")
         self.assertEqual(body["speed"], 20)
+        st, body = self.ctl("/_dss/clock", "POST", speed=40)
+        self.assertEqual((st, body["speed"]), (200, 40))
+        self.addCleanup(self.ctl, "/_dss/clock", "POST", speed=20)
+        self.assertEqual(self.ctl("/_dss/clock")[1]["speed"], 40)
+        self.assertEqual(self.ctl("/_dss/clock", "POST", speed=0)[0], 400)
+        self.assertEqual(self.ctl("/_dss/clock", "POST", speed="fast")[0], 400)
+        speeds = [e["detail"]["speed"] for e in self.ctl("/_dss/events")[1]["events"] if e["type"] == "clock.speed"]
+        self.assertEqual(speeds[-1], 40)
+        self.ctl("/_dss/clock", "POST", speed=20)
         st, body = self.ctl("/_dss/settings", "POST", ssm_dead_agent="bogus")
         self.assertEqual(st, 400)
         st, body = self.ctl("/_dss/settings", "POST", boot_ms=10000)
@@ -143,6 +170,122 @@ class EmulatorCrashTest(unittest.TestCase):
         rc, log = emu2.stop()
         self.assertEqual(rc, 0, log)
         self.assertTrue(wait_until(lambda: not processes_of(port), timeout=5))
+
+
+def with_env(name, value, fn):
+    """fn() with os.environ[name] = value (the emulators started meanwhile inherit it)."""
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        return fn()
+    finally:
+        if old is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = old
+
+
+def worker_pid(endpoint, iid):
+    import urllib.request
+    with urllib.request.urlopen(endpoint + "/_dss/instances", timeout=10) as r:
+        return {i["instance_id"]: i for i in json.loads(r.read())["instances"]}.get(iid, {}).get("pid")
+
+
+class CleanRestartTest(unittest.TestCase):
+    """A clean stop (SIGTERM) with a command in progress, then a restart on the same data
+    directory: SSM settles the invocations as for a dead agent, per the setting (here
+    `terminated`: Failed / Terminated, and Failed / Undeliverable for one never delivered), as
+    after a crash -- the clean stop used to hide that the instance had had a worker."""
+
+    def test_in_progress_settled_after_sigterm_restart(self):
+        data = temp_dir(self)
+        start = lambda: with_env("DSS_SSM_DEAD_AGENT", "terminated", lambda: Emulator(
+            data_dir=data, extra_args=("--clock-speed", "20")).start())
+        emu = start()
+        self.addCleanup(emu.stop)
+        ec2, ssm = client(emu.endpoint, "ec2"), client(emu.endpoint, "ssm")
+        iid = ec2.run_instances(ImageId="ami-0abcdef1234567890", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        ec2.get_waiter("instance_status_ok").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.2})
+        params = dict(InstanceIds=[iid], DocumentName="AWS-RunShellScript", TimeoutSeconds=3600)
+        running = ssm.send_command(Parameters={"commands": ["sleep 60"]}, **params)["Command"]["CommandId"]
+        self.assertTrue(wait_until(lambda: ssm.get_command_invocation(CommandId=running, InstanceId=iid)["Status"] ==
+                                   "InProgress", timeout=10))
+        queued = ssm.send_command(Parameters={"commands": ["echo queued"]}, **params)["Command"]["CommandId"]
+        rc, log = emu.stop()
+        self.assertEqual(rc, 0, log)
+        emu = start()
+        self.addCleanup(emu.stop)
+        ssm = client(emu.endpoint, "ssm")
+
+        def status(cid):
+            inv = ssm.get_command_invocation(CommandId=cid, InstanceId=iid)
+            return inv["Status"], inv["StatusDetails"]
+        self.assertTrue(wait_until(lambda: status(running) == ("Failed", "Terminated"), timeout=10), status(running))
+        self.assertEqual(status(queued), ("Failed", "Undeliverable"))
+        again = ssm.send_command(Parameters={"commands": ["echo again"]}, **params)["Command"]["CommandId"]
+        self.assertTrue(wait_until(lambda: status(again) == ("Success", "Success"), timeout=20), status(again))
+        rc, log = emu.stop()
+        self.assertEqual(rc, 0, log)
+
+
+class NamespacedEmulator(Emulator):
+    """An emulator that is pid 1 of a pid namespace of its own (unshare --pid --fork), so its
+    workers get the same small pids run after run; stopped with SIGKILL (unshare does not pass
+    SIGTERM on), which takes the whole namespace down."""
+
+    UNSHARE = ["unshare", "--pid", "--fork", "--kill-child"]
+
+    def start(self):
+        import dsstest
+        saved = dsstest.WRAPPER
+        dsstest.WRAPPER = self.UNSHARE + saved
+        try:
+            return super().start()
+        finally:
+            dsstest.WRAPPER = saved
+
+    def stop(self):
+        self.kill()
+        return 0, self.log()
+
+
+class PidReuseAfterRestartTest(unittest.TestCase):
+    """An invocation is tied to the worker that took it by pid. After an emulator crash the
+    fresh worker of the instance may get the pid of the dead one (here it does: the emulator is
+    pid 1 of a pid namespace of its own, so its workers' pids repeat run after run); the dead
+    worker's command in progress must not count as the fresh worker's, or it never times out and
+    no later command is ever delivered to the instance."""
+
+    def test_fresh_worker_with_the_dead_workers_pid_gets_commands(self):
+        probe = subprocess.run(NamespacedEmulator.UNSHARE + ["true"], capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("cannot make a pid namespace here: %s" % probe.stderr.decode().strip())
+        data = temp_dir(self)
+        emu = NamespacedEmulator(data_dir=data, extra_args=("--clock-speed", "20")).start()
+        self.addCleanup(emu.stop)
+        ec2, ssm = client(emu.endpoint, "ec2"), client(emu.endpoint, "ssm")
+        iid = ec2.run_instances(ImageId="ami-0abcdef1234567890", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        ec2.get_waiter("instance_status_ok").wait(InstanceIds=[iid], WaiterConfig={"Delay": 0.2})
+        first = worker_pid(emu.endpoint, iid)
+        params = dict(InstanceIds=[iid], DocumentName="AWS-RunShellScript")
+        cid = ssm.send_command(Parameters={"commands": ["sleep 60"]}, **params)["Command"]["CommandId"]
+        self.assertTrue(wait_until(lambda: ssm.get_command_invocation(CommandId=cid, InstanceId=iid)["Status"] ==
+                                   "InProgress", timeout=10))
+        port = emu.port
+        emu.kill()
+        self.assertTrue(wait_until(lambda: not processes_of(port), timeout=10), processes_of(port))
+        emu = NamespacedEmulator(data_dir=data, extra_args=("--clock-speed", "20")).start()
+        self.addCleanup(emu.stop)
+        ssm = client(emu.endpoint, "ssm")
+        self.assertTrue(wait_until(lambda: worker_pid(emu.endpoint, iid), timeout=10), emu.log())
+        if worker_pid(emu.endpoint, iid) != first:
+            self.skipTest("the fresh worker got pid %s, the dead one had %s" % (worker_pid(emu.endpoint, iid), first))
+        # Default dead-agent mode: the dead worker's command stays InProgress (until its
+        # timeouts), and the fresh worker takes the next command.
+        self.assertEqual(ssm.get_command_invocation(CommandId=cid, InstanceId=iid)["Status"], "InProgress")
+        again = ssm.send_command(Parameters={"commands": ["echo again"]}, **params)["Command"]["CommandId"]
+        self.assertTrue(wait_until(lambda: ssm.get_command_invocation(CommandId=again, InstanceId=iid)["Status"] ==
+                                   "Success", timeout=20), emu.log())
 
 
 class S3ShimTest(InstancesTestCase):
