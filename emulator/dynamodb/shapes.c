@@ -107,6 +107,23 @@ static int check_value(struct dss_call *call, const cJSON *model, const cJSON *r
     return DSS_OK;
 }
 
+/* DynamoDB's wording for a member outside its enum: the member's name starts lower case, the
+ * set is listed in the model's order. */
+static int enum_error(struct dss_call *call, const cJSON *v, const cJSON *choices)
+{
+    struct buf set;
+    const cJSON *c;
+    buf_init(&set, 1024);
+    cJSON_ArrayForEach(c, choices)
+        buf_printf(&set, "%s%s", c == choices->child ? "" : ", ", cJSON_GetStringValue(c));
+    dss_fail(call, DSS_E_ValidationException,
+             "1 validation error detected: Value '%.200s' at '%c%.60s' failed to satisfy constraint: Member must satisfy enum value set: [%s]",
+             v->valuestring, v->string[0] >= 'A' && v->string[0] <= 'Z' ? v->string[0] + ('a' - 'A') : v->string[0],
+             v->string + 1, set.data ? set.data : "");
+    buf_free(&set);
+    return DSS_ERR;
+}
+
 /* Every string and member name in the tree must be UTF-8, as the JSON parser requires. */
 static int check_text(struct dss_call *call, const cJSON *v)
 {
@@ -126,12 +143,37 @@ static int check_text(struct dss_call *call, const cJSON *v)
     return DSS_OK;
 }
 
+/* A top-level string member whose shape is an enum must hold one of its values: DynamoDB's
+ * request validation refuses {"ReturnConsumedCapacity": "ALL"} before the operation runs.
+ * (Nested enums -- KeyType, AttributeType -- are checked where they are read, with their
+ * paths.) Called after check_value(), so every member here has its model's JSON type. */
+static int check_enums(struct dss_call *call, const cJSON *model, const cJSON *input, const cJSON *params)
+{
+    const char *name;
+    const cJSON *members = cJSON_GetObjectItemCaseSensitive(shape_of(model, input, &name), "members");
+    const cJSON *v;
+    cJSON_ArrayForEach(v, params) {
+        const cJSON *ref = cJSON_GetObjectItemCaseSensitive(members, v->string);
+        const cJSON *choices = cJSON_GetObjectItemCaseSensitive(shape_of(model, ref, &name), "enum");
+        if (!cJSON_IsString(v) || !cJSON_IsArray(choices))
+            continue;
+        const cJSON *c;
+        int found = 0;
+        cJSON_ArrayForEach(c, choices)
+            found |= cJSON_IsString(c) && strcmp(c->valuestring, v->valuestring) == 0;
+        if (!found)
+            return enum_error(call, v, choices);
+    }
+    return DSS_OK;
+}
+
 int ddb_check_request(struct dss_call *call, const char *op, const cJSON *params)
 {
     const cJSON *model = dss_model("dynamodb");
     const cJSON *ops = cJSON_GetObjectItemCaseSensitive(model, "operations");
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ops, op), "input");
-    if (check_text(call, params) < 0 || (input && check_value(call, model, input, params) < 0))
+    if (check_text(call, params) < 0
+        || (input && (check_value(call, model, input, params) < 0 || check_enums(call, model, input, params) < 0)))
         return DSS_ERR;
     /* cJSON ends a string at \u0000, so such a value reached us cut short: storing or matching
      * the cut value could overwrite another item, so the request is refused. */

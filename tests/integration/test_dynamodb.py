@@ -201,6 +201,25 @@ class DynamoDBTest(dsstest.EmulatorTestCase):
         self.error("ValidationException", None, self.ddb.put_item, TableName="simple", Item={"id": S("c1")},
                    Expected={"v": {"Exists": False}})
 
+    def test_enum_members_are_validated(self):
+        key = {"id": S("enum")}
+        self.error("ValidationException",
+                   "1 validation error detected: Value 'ALL' at 'returnConsumedCapacity' failed to satisfy "
+                   "constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+                   self.ddb.get_item, TableName="simple", Key=key, ReturnConsumedCapacity="ALL")
+        self.error("ValidationException",
+                   "1 validation error detected: Value 'BYTES' at 'returnItemCollectionMetrics' failed to satisfy "
+                   "constraint: Member must satisfy enum value set: [SIZE, NONE]",
+                   self.ddb.put_item, TableName="simple", Item=key, ReturnItemCollectionMetrics="BYTES")
+        self.error("ValidationException",
+                   "1 validation error detected: Value 'total' at 'returnConsumedCapacity' failed to satisfy "
+                   "constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+                   self.ddb.batch_get_item, RequestItems={"simple": {"Keys": [key]}}, ReturnConsumedCapacity="total")
+        self.assertNotIn("Item", self.ddb.get_item(TableName="simple", Key=key))  # nothing was written
+        r = self.ddb.put_item(TableName="simple", Item=key, ReturnItemCollectionMetrics="SIZE",
+                              ReturnConsumedCapacity="INDEXES")
+        self.assertEqual(r["ConsumedCapacity"]["TableName"], "simple")
+
     def test_delete_item(self):
         self.ddb.put_item(TableName="simple", Item={"id": S("d1"), "v": S("x")})
         self.error("ConditionalCheckFailedException", "The conditional request failed", self.ddb.delete_item,
