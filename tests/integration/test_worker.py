@@ -281,8 +281,13 @@ class PidReuseAfterRestartTest(unittest.TestCase):
         if worker_pid(emu.endpoint, iid) != first:
             self.skipTest("the fresh worker got pid %s, the dead one had %s" % (worker_pid(emu.endpoint, iid), first))
         # Default dead-agent mode: the dead worker's command stays InProgress (until its
-        # timeouts), and the fresh worker takes the next command.
+        # timeouts), and the fresh worker takes the next command once its agent is back online
+        # (the pid is recorded when the worker is spawned, before its agent registers: a
+        # SendCommand in between is InvalidInstanceId, as on AWS for an agent not connected).
         self.assertEqual(ssm.get_command_invocation(CommandId=cid, InstanceId=iid)["Status"], "InProgress")
+        self.assertTrue(wait_until(lambda: [i["PingStatus"] for i in ssm.describe_instance_information(
+            Filters=[{"Key": "InstanceIds", "Values": [iid]}])["InstanceInformationList"]] == ["Online"],
+            timeout=10), emu.log())
         again = ssm.send_command(Parameters={"commands": ["echo again"]}, **params)["Command"]["CommandId"]
         self.assertTrue(wait_until(lambda: ssm.get_command_invocation(CommandId=again, InstanceId=iid)["Status"] ==
                                    "Success", timeout=20), emu.log())
