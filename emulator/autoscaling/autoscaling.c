@@ -1049,14 +1049,23 @@ static int set_protection(struct dss_call *call, const cJSON *params, struct gro
         return dss_fail(call, DSS_E_ValidationException, "1 validation error detected: Value null at "
                         "'protectedFromScaleIn' failed to satisfy constraint: Member must not be null");
     cJSON_ArrayForEach(v, ids) {
-        sqlite3_stmt *st = dss_stmt(call, "SELECT 1 FROM asg_instances WHERE instance_id = ? AND asg = ?");
-        sqlite3_bind_text(st, 1, cJSON_GetStringValue(v) ? v->valuestring : "", -1, SQLITE_STATIC);
+        const char *id = cJSON_GetStringValue(v) ? v->valuestring : "";
+        sqlite3_stmt *st = dss_stmt(call, "SELECT lifecycle FROM asg_instances WHERE instance_id = ? AND asg = ?");
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
         int in = sqlite3_step(st) == SQLITE_ROW;
+        /* AWS refuses a member on its way out (Terminating); a workflow that protects an
+         * instance the group is already scaling in must hear so, not take a job onto it. Pending
+         * is accepted: here a member becomes InService a reconcile tick after EC2 says running. */
+        int leaving = in && strcmp((const char *)sqlite3_column_text(st, 0), "InService") &&
+                      strcmp((const char *)sqlite3_column_text(st, 0), "Pending");
         sqlite3_reset(st);
         if (!in)
             return dss_fail(call, DSS_E_ValidationException, "The instance %s is not part of Auto Scaling group %s.",
-                            cJSON_GetStringValue(v) ? v->valuestring : "", g->name);
+                            id, g->name);
+        if (leaving)
+            return dss_fail(call, DSS_E_ValidationException,
+                            "The instance %s is not in InService or EnteringStandby or Standby.", id);
     }
     cJSON_ArrayForEach(v, ids) {
         sqlite3_stmt *st = dss_stmt(call, "UPDATE asg_instances SET protected = ? WHERE instance_id = ?");

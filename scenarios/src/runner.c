@@ -29,6 +29,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1785,6 +1786,32 @@ static long long sim_next_wake(const struct run *r)
     return t > vt_now(r) ? t : vt_now(r) + 1;
 }
 
+/* How many of the scheduler's executions are between a failed task and its retry: their newest
+ * history event is TaskFailed (a Catch, or the retried task's success, writes the next event at
+ * once). Such an execution can still write a job record or put a job back on the queue -- the
+ * seed's StartJob, refused by an instance the scaler terminated under it, retries for 14 s before
+ * its Catch re-queues the job -- so the run is not quiet while there is one. Read from the
+ * scheduler's journal (schema in scheduler/journal.c), read-only; -1 when it cannot be read (on
+ * the simulated clock the scheduler holds it exclusively: the virtual quiet window covers it). */
+static int retrying_executions(const struct run *r)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/journal.db", r->dir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_busy_timeout(db, 200) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM executions e WHERE e.status = 'RUNNING' AND (SELECT h.type "
+                               "FROM history h WHERE h.exec_id = e.id ORDER BY h.seq DESC LIMIT 1) = 'TaskFailed'",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
 /* The main loop: until done, quiet, out of time or interrupted. Returns 0, or -1 (err). */
 static int run_loop(struct run *r, char *err, size_t n)
 {
@@ -1832,8 +1859,9 @@ static int run_loop(struct run *r, char *err, size_t n)
             drain_until = now + DRAIN_WALL_MS;
             snprintf(r->end_reason, sizeof r->end_reason, "all jobs finished");
         }
-        /* Quiet: nothing queued, nothing running, for a while -- lost jobs never come back. */
-        if (all_submitted && queue_empty && r->live_instances == 0) {
+        /* Quiet: nothing queued, nothing running, no task waiting for a retry, for a while --
+         * lost jobs never come back. */
+        if (all_submitted && queue_empty && r->live_instances == 0 && retrying_executions(r) <= 0) {
             if (!r->quiet_since)
                 r->quiet_since = now;
             if (now - r->quiet_since >= quiet_ms) {

@@ -12,7 +12,9 @@ from ec2util import InstancesTestCase, alive
 AMI = "ami-0abcdef1234567890"
 
 
-class AutoScalingTest(InstancesTestCase):
+class GroupTestCase(InstancesTestCase):
+    """Helpers for tests that make groups (no tests of its own)."""
+
     def setUp(self):
         self.ec2, self.asg = self.client("ec2"), self.client("autoscaling")
 
@@ -39,6 +41,8 @@ class AutoScalingTest(InstancesTestCase):
         except Exception:
             pass
 
+
+class AutoScalingTest(GroupTestCase):
     def test_desired_three_runs_three_tagged_workers(self):
         self.make_group("three", 3)
         self.assertTrue(wait_until(lambda: len(self.in_service("three")) == 3, timeout=20))
@@ -175,6 +179,42 @@ class AutoScalingTest(InstancesTestCase):
                                                LaunchTemplate={"LaunchTemplateName": "lt-dup"},
                                                AvailabilityZones=["us-east-1a"])
         self.assertEqual(cm.exception.response["Error"]["Code"], "AlreadyExists")
+
+
+class LeavingMemberTest(GroupTestCase):
+    """SetInstanceProtection on a member the group is scaling in (lifecycle Terminating) is
+    refused with AWS's ValidationError, as it is on AWS. It used to succeed: a seed execution
+    whose WaitEC2 finished just before the scaler took its instance away then protected it,
+    took a job from the queue and deleted it, and lost it to an instance that was already going.
+    Instances here take 60 emulated seconds (3 s at clock speed 20) to shut down, so the
+    Terminating window is wide enough to hit every time."""
+
+    @classmethod
+    def setUpClass(cls):
+        os.environ["DSS_EC2_SHUTDOWN_MS"] = "60000"
+        try:
+            super().setUpClass()
+        finally:
+            del os.environ["DSS_EC2_SHUTDOWN_MS"]
+
+    def test_protecting_a_terminating_member_is_refused(self):
+        self.make_group("leaving", 2)
+        self.assertTrue(wait_until(lambda: len(self.in_service("leaving")) == 2, timeout=20))
+        keep, going = self.in_service("leaving")
+        self.asg.set_instance_protection(AutoScalingGroupName="leaving", InstanceIds=[keep], ProtectedFromScaleIn=True)
+        self.asg.set_desired_capacity(AutoScalingGroupName="leaving", DesiredCapacity=1)
+        lifecycle = lambda: {i["InstanceId"]: i["LifecycleState"] for i in self.group("leaving")["Instances"]}
+        self.assertTrue(wait_until(lambda: lifecycle().get(going) == "Terminating", timeout=10), lifecycle())
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            self.asg.set_instance_protection(AutoScalingGroupName="leaving", InstanceIds=[going],
+                                             ProtectedFromScaleIn=True)
+        self.assertEqual(cm.exception.response["Error"]["Code"], "ValidationError")
+        self.assertEqual(cm.exception.response["Error"]["Message"],
+                         "The instance %s is not in InService or EnteringStandby or Standby." % going)
+        self.assertEqual(lifecycle().get(going), "Terminating")
+        # The member in service is unaffected, and unprotecting it still works.
+        self.asg.set_instance_protection(AutoScalingGroupName="leaving", InstanceIds=[keep], ProtectedFromScaleIn=False)
+        self.assertEqual(lifecycle().get(keep), "InService")
 
 
 class LargeGroupTest(InstancesTestCase):
