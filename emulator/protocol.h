@@ -30,6 +30,10 @@ cJSON *json_body_parse(const char *body, size_t len, int *escaped_nul);
 
 /* An embedded service model by file name ("sqs-query"), parsed on first use; NULL if none. */
 const cJSON *dss_model(const char *name);
+/* A shape or an operation of such a model by name, through an index built with the model (a
+ * tree dss_model() did not return is searched member by member); NULL if absent or name is. */
+const cJSON *dss_model_shape(const cJSON *model, const char *name);
+const cJSON *dss_model_operation(const cJSON *model, const char *op);
 
 /* Query protocol, shaped by the model's input shape for op: builds the parameter tree from the
  * pairs. ec2: the EC2 dialect (lists as Name.N, names from queryName). Returns a new object,

@@ -8,6 +8,7 @@
  * flattening and timestamp formats all taken from the model.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,37 +19,133 @@
 
 extern const struct { const char *name; const char *json; } dss_models[];
 
-/* ---- Embedded models ---- */
+/* ---- Embedded models ----
+ *
+ * Every request looks shapes and operations up by name, and a model holds hundreds of shapes
+ * (DynamoDB's ~300, EC2's ~3,000): cJSON finds a member by walking its list with strcmp, which
+ * cost more CPU per request than decoding the request itself. So each model is parsed once,
+ * on first use, together with a hash index of its "shapes" and "operations" members, and then
+ * published with an atomic store: after that, readers take no lock. */
 
 #define MODELS_MAX 32 /* more embedded models than this are never found (a unit test would see) */
 
+/* One open-addressing hash table over the members of one cJSON object. */
+struct name_index {
+    const cJSON **slots; /* NULL: empty; size is mask + 1, a power of two, at least twice the members */
+    size_t mask;
+};
+
+struct model_entry {
+    cJSON *model;
+    struct name_index shapes, operations;
+};
+
 static pthread_mutex_t model_lock = PTHREAD_MUTEX_INITIALIZER;
-static cJSON *model_cache[MODELS_MAX];
+static _Atomic(struct model_entry *) model_cache[MODELS_MAX];
+
+static size_t name_hash(const char *s)
+{
+    size_t h = 14695981039346656037u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+/* Indexes the members of obj (which must outlive the index). On failure the index stays empty
+ * and lookups fall back to cJSON's walk. */
+static void name_index_build(struct name_index *ix, const cJSON *obj)
+{
+    size_t n = (size_t)cJSON_GetArraySize(obj), size = 16;
+    while (size < 2 * n)
+        size *= 2;
+    ix->slots = calloc(size, sizeof(const cJSON *));
+    if (!ix->slots)
+        return;
+    ix->mask = size - 1;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, obj) {
+        size_t i = name_hash(m->string) & ix->mask;
+        while (ix->slots[i] && strcmp(ix->slots[i]->string, m->string) != 0)
+            i = (i + 1) & ix->mask;
+        if (!ix->slots[i]) /* cJSON_GetObjectItem finds the first of equal names: so does this */
+            ix->slots[i] = m;
+    }
+}
+
+static const cJSON *name_index_get(const struct name_index *ix, const cJSON *obj, const char *name)
+{
+    if (!ix->slots)
+        return cJSON_GetObjectItemCaseSensitive(obj, name);
+    for (size_t i = name_hash(name) & ix->mask; ix->slots[i]; i = (i + 1) & ix->mask)
+        if (strcmp(ix->slots[i]->string, name) == 0)
+            return ix->slots[i];
+    return NULL;
+}
+
+static struct model_entry *model_entry_new(const char *json)
+{
+    struct model_entry *e = calloc(1, sizeof *e);
+    if (!e || !(e->model = cJSON_Parse(json))) {
+        free(e);
+        return NULL;
+    }
+    name_index_build(&e->shapes, cJSON_GetObjectItemCaseSensitive(e->model, "shapes"));
+    name_index_build(&e->operations, cJSON_GetObjectItemCaseSensitive(e->model, "operations"));
+    return e;
+}
 
 const cJSON *dss_model(const char *name)
 {
-    const cJSON *found = NULL;
-    pthread_mutex_lock(&model_lock);
     for (int i = 0; i < MODELS_MAX && dss_models[i].name; i++) {
         if (strcmp(dss_models[i].name, name) != 0)
             continue;
-        if (!model_cache[i])
-            model_cache[i] = cJSON_Parse(dss_models[i].json);
-        found = model_cache[i];
-        break;
+        struct model_entry *e = atomic_load_explicit(&model_cache[i], memory_order_acquire);
+        if (e)
+            return e->model;
+        pthread_mutex_lock(&model_lock);
+        e = atomic_load_explicit(&model_cache[i], memory_order_relaxed);
+        if (!e && (e = model_entry_new(dss_models[i].json)))
+            atomic_store_explicit(&model_cache[i], e, memory_order_release);
+        pthread_mutex_unlock(&model_lock);
+        return e ? e->model : NULL;
     }
-    pthread_mutex_unlock(&model_lock);
-    return found;
+    return NULL;
+}
+
+/* The cache entry of a model dss_model() returned, or NULL for any other tree. */
+static const struct model_entry *model_entry_of(const cJSON *model)
+{
+    for (int i = 0; i < MODELS_MAX && dss_models[i].name; i++) {
+        const struct model_entry *e = atomic_load_explicit(&model_cache[i], memory_order_acquire);
+        if (e && e->model == model)
+            return e;
+    }
+    return NULL;
+}
+
+const cJSON *dss_model_shape(const cJSON *model, const char *name)
+{
+    const struct model_entry *e = model_entry_of(model);
+    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(model, "shapes");
+    if (!name)
+        return NULL;
+    return e ? name_index_get(&e->shapes, shapes, name) : cJSON_GetObjectItemCaseSensitive(shapes, name);
+}
+
+const cJSON *dss_model_operation(const cJSON *model, const char *op)
+{
+    const struct model_entry *e = model_entry_of(model);
+    const cJSON *ops = cJSON_GetObjectItemCaseSensitive(model, "operations");
+    if (!op)
+        return NULL;
+    return e ? name_index_get(&e->operations, ops, op) : cJSON_GetObjectItemCaseSensitive(ops, op);
 }
 
 /* ---- Shapes: a member reference overrides what its target shape says ---- */
 
 static const cJSON *shape_get(const cJSON *model, const cJSON *ref)
 {
-    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ref, "shape"));
-    if (!name)
-        return NULL;
-    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(model, "shapes"), name);
+    return dss_model_shape(model, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ref, "shape")));
 }
 
 static const char *shape_type(const cJSON *shape)
@@ -341,7 +438,7 @@ static cJSON *parse_value(struct qin *q, const cJSON *ref, const char *prefix)
 
 static const cJSON *operation(const cJSON *model, const char *op)
 {
-    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(model, "operations"), op);
+    return dss_model_operation(model, op);
 }
 
 cJSON *query_params(const cJSON *model, const char *op, const struct dss_kv *kv, size_t n, int ec2,

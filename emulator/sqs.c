@@ -1237,43 +1237,59 @@ static void delete_expired(struct dss_call *call, const struct queue *q, int64_t
     sqlite3_reset(st);
 }
 
-/* Takes up to o->max visible messages, makes them invisible and appends them to out. */
-static void take_messages(struct dss_call *call, const struct queue *q, const struct receive_opts *o,
-                          int64_t now, cJSON *out)
+/* A candidate message read by take_messages(); the texts are copies (malloc'd), since the
+ * statement that read them is reset before the message is updated. */
+struct candidate {
+    int64_t seq, sent_ms, count, first_ms;
+    char *id, *body, *md5, *attrs; /* attrs: NULL if the message has none */
+};
+
+#define CANDIDATES_MAX 20 /* MaxNumberOfMessages (at most 10) + 10 spare for redriven ones */
+
+static char *column_dup(sqlite3_stmt *st, int col)
+{
+    const char *text = (const char *)sqlite3_column_text(st, col);
+    return strdup(text ? text : ""); /* NULL only when out of memory */
+}
+
+/* Reads up to n messages of q visible at now, oldest visibility first; returns how many. */
+static int read_candidates(struct dss_call *call, const struct queue *q, int64_t now, struct candidate *c, int n)
 {
     sqlite3_stmt *pick = dss_stmt(call, "SELECT seq, message_id, body, md5_body, attrs, sent_ms, receive_count, "
                                         "first_receive_ms FROM sqs_messages WHERE queue_id = ? AND visible_ms <= ? "
                                         "ORDER BY visible_ms, seq LIMIT ?");
+    int got = 0;
     if (!pick)
-        return;
-    /* Read the candidates first: the update below reuses statements while pick is open. */
+        return 0;
     sqlite3_bind_int64(pick, 1, q->id);
     sqlite3_bind_int64(pick, 2, now);
-    sqlite3_bind_int64(pick, 3, o->max + 10); /* extra rows in case some are redriven */
-    cJSON *rows = cJSON_CreateArray();
-    while (sqlite3_step(pick) == SQLITE_ROW) {
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddNumberToObject(r, "seq", (double)sqlite3_column_int64(pick, 0));
-        cJSON_AddStringToObject(r, "id", (const char *)sqlite3_column_text(pick, 1));
-        cJSON_AddItemToObject(r, "body", cJSON_CreateString((const char *)sqlite3_column_text(pick, 2)));
-        cJSON_AddStringToObject(r, "md5", (const char *)sqlite3_column_text(pick, 3));
-        if (sqlite3_column_type(pick, 4) != SQLITE_NULL)
-            cJSON_AddStringToObject(r, "attrs", (const char *)sqlite3_column_text(pick, 4));
-        cJSON_AddNumberToObject(r, "sent", (double)sqlite3_column_int64(pick, 5));
-        cJSON_AddNumberToObject(r, "count", (double)sqlite3_column_int64(pick, 6));
-        cJSON_AddNumberToObject(r, "first", sqlite3_column_type(pick, 7) == SQLITE_NULL
-                                                ? (double)now : (double)sqlite3_column_int64(pick, 7));
-        cJSON_AddItemToArray(rows, r);
+    sqlite3_bind_int64(pick, 3, n);
+    while (got < n && sqlite3_step(pick) == SQLITE_ROW) {
+        struct candidate *r = &c[got++];
+        r->seq = sqlite3_column_int64(pick, 0);
+        r->id = column_dup(pick, 1);
+        r->body = column_dup(pick, 2);
+        r->md5 = column_dup(pick, 3);
+        r->attrs = sqlite3_column_type(pick, 4) != SQLITE_NULL ? column_dup(pick, 4) : NULL; /* none */
+        r->sent_ms = sqlite3_column_int64(pick, 5);
+        r->count = sqlite3_column_int64(pick, 6);
+        r->first_ms = sqlite3_column_type(pick, 7) == SQLITE_NULL ? now : sqlite3_column_int64(pick, 7);
     }
     sqlite3_reset(pick);
-    int taken = 0;
-    const cJSON *r;
-    cJSON_ArrayForEach(r, rows) {
-        if (taken == o->max)
-            break;
-        int64_t seq = (int64_t)cJSON_GetObjectItem(r, "seq")->valuedouble;
-        int64_t count = (int64_t)cJSON_GetObjectItem(r, "count")->valuedouble;
-        if (redrive(call, q, seq, count, now))
+    return got;
+}
+
+/* Takes up to o->max visible messages, makes them invisible and appends them to out. */
+static void take_messages(struct dss_call *call, const struct queue *q, const struct receive_opts *o,
+                          int64_t now, cJSON *out)
+{
+    struct candidate rows[CANDIDATES_MAX];
+    /* Read the candidates first: the update below reuses statements while pick is open. */
+    int want = o->max + 10 < CANDIDATES_MAX ? (int)o->max + 10 : CANDIDATES_MAX;
+    int n = read_candidates(call, q, now, rows, want), taken = 0;
+    for (int i = 0; i < n && taken < o->max; i++) {
+        const struct candidate *r = &rows[i];
+        if (!r->id || !r->body || !r->md5 || redrive(call, q, r->seq, r->count, now))
             continue;
         char nonce[37], handle[256];
         uuid_string(nonce);
@@ -1284,24 +1300,28 @@ static void take_messages(struct dss_call *call, const struct queue *q, const st
         sqlite3_bind_int64(st, 1, now + o->visibility * 1000);
         sqlite3_bind_int64(st, 2, now);
         sqlite3_bind_text(st, 3, nonce, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, seq);
+        sqlite3_bind_int64(st, 4, r->seq);
         sqlite3_step(st);
         sqlite3_reset(st);
-        receipt_make(q->id, seq, nonce, handle, sizeof handle);
+        receipt_make(q->id, r->seq, nonce, handle, sizeof handle);
         cJSON *m = cJSON_CreateObject();
-        cJSON_AddStringToObject(m, "MessageId", cJSON_GetObjectItem(r, "id")->valuestring);
+        cJSON_AddStringToObject(m, "MessageId", r->id);
         cJSON_AddStringToObject(m, "ReceiptHandle", handle);
-        cJSON_AddStringToObject(m, "MD5OfBody", cJSON_GetObjectItem(r, "md5")->valuestring);
-        cJSON_AddStringToObject(m, "Body", cJSON_GetObjectItem(r, "body")->valuestring);
-        cJSON *sys = message_system_attributes(o, (int64_t)cJSON_GetObjectItem(r, "sent")->valuedouble, count + 1,
-                                               (int64_t)cJSON_GetObjectItem(r, "first")->valuedouble);
+        cJSON_AddStringToObject(m, "MD5OfBody", r->md5);
+        cJSON_AddStringToObject(m, "Body", r->body);
+        cJSON *sys = message_system_attributes(o, r->sent_ms, r->count + 1, r->first_ms);
         if (sys)
             cJSON_AddItemToObject(m, "Attributes", sys);
-        add_message_attributes(m, o, cJSON_GetStringValue(cJSON_GetObjectItem(r, "attrs")));
+        add_message_attributes(m, o, r->attrs);
         cJSON_AddItemToArray(out, m);
         taken++;
     }
-    cJSON_Delete(rows);
+    for (int i = 0; i < n; i++) {
+        free(rows[i].id);
+        free(rows[i].body);
+        free(rows[i].md5);
+        free(rows[i].attrs);
+    }
 }
 
 /* When the next message of the queue becomes visible, or INT64_MAX. */
@@ -1378,15 +1398,23 @@ static int sqs_receive_message(struct dss_call *call, const cJSON *params, cJSON
 
 enum handle_state { HANDLE_CURRENT, HANDLE_STALE, HANDLE_GONE };
 
-/* Checks a receipt handle against queue q. Returns 0 and the state, or fails the call. */
-static int handle_lookup(struct dss_call *call, const struct queue *q, const char *handle,
-                         struct receipt *r, enum handle_state *state, int64_t *visible_ms)
+/* Parses a receipt handle of queue q into r. Returns 0, or fails the call. */
+static int handle_parse(struct dss_call *call, const struct queue *q, const char *handle, struct receipt *r)
 {
     if (!handle)
         return dss_fail(call, DSS_E_MissingParameter, "The request must contain the parameter ReceiptHandle.");
     if (receipt_parse(handle, r) != 0 || r->queue_id != q->id)
         return dss_fail(call, DSS_E_ReceiptHandleIsInvalid,
                         "The input receipt handle \"%.200s\" is not a valid receipt handle.", handle);
+    return 0;
+}
+
+/* Checks a receipt handle against queue q. Returns 0 and the state, or fails the call. */
+static int handle_lookup(struct dss_call *call, const struct queue *q, const char *handle,
+                         struct receipt *r, enum handle_state *state, int64_t *visible_ms)
+{
+    if (handle_parse(call, q, handle, r))
+        return DSS_ERR;
     sqlite3_stmt *st = dss_stmt(call, "SELECT receipt, visible_ms FROM sqs_messages WHERE seq = ? AND queue_id = ?");
     if (!st)
         return dss_fail(call, DSS_E_InternalFailure, "Could not read the message.");
@@ -1402,21 +1430,22 @@ static int handle_lookup(struct dss_call *call, const struct queue *q, const cha
     return 0;
 }
 
+/* Deletes the message a current receipt handle names. A stale handle (re-received since) or
+ * one whose message is gone matches no row: the call succeeds and deletes nothing, as AWS's
+ * does. One conditional DELETE, not a lookup and then a delete: this runs once per message. */
 static int delete_by_handle(struct dss_call *call, const struct queue *q, const char *handle)
 {
     struct receipt r;
-    enum handle_state state;
-    int64_t visible_ms = 0;
-    if (handle_lookup(call, q, handle, &r, &state, &visible_ms))
+    if (handle_parse(call, q, handle, &r))
         return DSS_ERR;
-    if (state != HANDLE_CURRENT)
-        return 0; /* gone already, or re-received since: succeeds, deletes nothing */
-    sqlite3_stmt *st = dss_stmt(call, "DELETE FROM sqs_messages WHERE seq = ?");
-    if (st) {
-        sqlite3_bind_int64(st, 1, r.seq);
-        sqlite3_step(st);
-        sqlite3_reset(st);
-    }
+    sqlite3_stmt *st = dss_stmt(call, "DELETE FROM sqs_messages WHERE seq = ? AND queue_id = ? AND receipt = ?");
+    if (!st)
+        return dss_fail(call, DSS_E_InternalFailure, "Could not delete the message.");
+    sqlite3_bind_int64(st, 1, r.seq);
+    sqlite3_bind_int64(st, 2, q->id);
+    sqlite3_bind_text(st, 3, r.nonce, -1, SQLITE_STATIC);
+    sqlite3_step(st);
+    sqlite3_reset(st);
     return 0;
 }
 
@@ -1538,8 +1567,7 @@ static int check_shape(struct dss_call *call, const cJSON *model, const cJSON *r
                        const char *member, int depth)
 {
     const char *name = dss_param_str(ref, "shape");
-    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(model, "shapes"),
-                                                          name ? name : "");
+    const cJSON *shape = dss_model_shape(model, name);
     const char *type = dss_param_str(shape, "type");
     const cJSON *e;
     int ok = 1;
@@ -1582,8 +1610,7 @@ static int check_params(struct dss_call *call, const char *op, const cJSON *para
      * send_one() (InvalidMessageContents, as AWS), any other value here. */
     if (dss_call_params_nul(call) && strcmp(op, "SendMessage") != 0 && strcmp(op, "SendMessageBatch") != 0)
         return dss_fail(call, DSS_E_InvalidParameterValue, "A parameter value holds the character #x0.");
-    const cJSON *input = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(model, "operations"), op), "input");
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(dss_model_operation(model, op), "input");
     return input ? check_shape(call, model, input, params, op, 0) : 0;
 }
 

@@ -214,9 +214,14 @@ int ddb_op_get_item(struct dss_call *call, const cJSON *params, cJSON **result)
     if (ddb_item_load(call, &r.t, &r.k, &r.old) < 0)
         goto out;
     *result = cJSON_CreateObject();
-    if (r.old)
+    size_t size = r.old ? ddb_item_size(r.old) : 0;
+    if (r.old && !r.proj && !attrs) { /* the whole item: handed over rather than copied */
+        cJSON_AddItemToObject(*result, "Item", r.old);
+        r.old = NULL;
+    } else if (r.old) {
         cJSON_AddItemToObject(*result, "Item", ddb_project(r.proj, attrs, r.old));
-    ddb_add_consumed(*result, params, r.t.name, ddb_read_units(r.old ? ddb_item_size(r.old) : 0, consistent));
+    }
+    ddb_add_consumed(*result, params, r.t.name, ddb_read_units(size, consistent));
     rc = DSS_OK;
 out:
     item_req_cleanup(&r);

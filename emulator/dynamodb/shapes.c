@@ -54,9 +54,7 @@ static int scalar_error(struct dss_call *call, const cJSON *v, const char *java)
 static const cJSON *shape_of(const cJSON *model, const cJSON *ref, const char **name)
 {
     *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ref, "shape"));
-    if (!*name)
-        return NULL;
-    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(model, "shapes"), *name);
+    return dss_model_shape(model, *name);
 }
 
 /* Checks v against the shape ref names; DSS_OK, or DSS_ERR after dss_fail(). */
@@ -170,8 +168,7 @@ static int check_enums(struct dss_call *call, const cJSON *model, const cJSON *i
 int ddb_check_request(struct dss_call *call, const char *op, const cJSON *params)
 {
     const cJSON *model = dss_model("dynamodb");
-    const cJSON *ops = cJSON_GetObjectItemCaseSensitive(model, "operations");
-    const cJSON *input = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ops, op), "input");
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(dss_model_operation(model, op), "input");
     if (check_text(call, params) < 0
         || (input && (check_value(call, model, input, params) < 0 || check_enums(call, model, input, params) < 0)))
         return DSS_ERR;

@@ -223,6 +223,31 @@ static void query_xml_results_follow_the_model(void **state)
     buf_free(&out);
 }
 
+/* The models' name index (query.c) finds exactly the member cJSON's walk finds, for every
+ * shape and operation of every embedded model, and nothing for a name that is not there; a
+ * tree dss_model() did not make is searched the slow way. */
+static void model_index_finds_what_cjson_finds(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"sqs-query", "dynamodb", "ec2", "autoscaling", "s3"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const cJSON *model = dss_model(names[i]), *m;
+        assert_non_null(model);
+        cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(model, "shapes"))
+            assert_ptr_equal(dss_model_shape(model, m->string), m);
+        cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(model, "operations"))
+            assert_ptr_equal(dss_model_operation(model, m->string), m);
+        assert_null(dss_model_shape(model, "NoSuchShapeAnywhere"));
+        assert_null(dss_model_operation(model, "NoSuchOperation"));
+        assert_null(dss_model_shape(model, NULL));
+    }
+    cJSON *own = cJSON_Parse("{\"shapes\":{\"A\":{\"type\":\"string\"}},\"operations\":{\"Op\":{}}}");
+    assert_ptr_equal(dss_model_shape(own, "A"), cJSON_GetObjectItemCaseSensitive(own->child, "A"));
+    assert_non_null(dss_model_operation(own, "Op"));
+    assert_null(dss_model_shape(own, "B"));
+    cJSON_Delete(own);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +260,7 @@ int main(void)
         cmocka_unit_test(query_maps_lists_and_nested_structures),
         cmocka_unit_test(query_rejects_values_that_do_not_fit),
         cmocka_unit_test(query_xml_results_follow_the_model),
+        cmocka_unit_test(model_index_finds_what_cjson_finds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
