@@ -22,6 +22,18 @@
 
 /* ---- Rows ---- */
 
+/* Reads file, size, etag, modified_ms, headers from the row st is on, from column col. */
+static void object_from_row(sqlite3_stmt *st, int col, struct s3_object *o)
+{
+    snprintf(o->file, sizeof o->file, "%s", (const char *)sqlite3_column_text(st, col));
+    o->size = sqlite3_column_int64(st, col + 1);
+    snprintf(o->etag, sizeof o->etag, "%s", (const char *)sqlite3_column_text(st, col + 2));
+    o->modified_ms = sqlite3_column_int64(st, col + 3);
+    o->headers = cJSON_Parse((const char *)sqlite3_column_text(st, col + 4));
+    if (!o->headers)
+        o->headers = cJSON_CreateObject();
+}
+
 int s3_object_load(struct dss_call *call, int64_t bucket_id, const char *key, struct s3_object *o)
 {
     memset(o, 0, sizeof *o);
@@ -31,19 +43,34 @@ int s3_object_load(struct dss_call *call, int64_t bucket_id, const char *key, st
         return dss_fail(call, DSS_E_InternalFailure, "The emulator's database failed.");
     sqlite3_bind_int64(st, 1, bucket_id);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return 1;
-    }
-    snprintf(o->file, sizeof o->file, "%s", (const char *)sqlite3_column_text(st, 0));
-    o->size = sqlite3_column_int64(st, 1);
-    snprintf(o->etag, sizeof o->etag, "%s", (const char *)sqlite3_column_text(st, 2));
-    o->modified_ms = sqlite3_column_int64(st, 3);
-    o->headers = cJSON_Parse((const char *)sqlite3_column_text(st, 4));
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    if (found)
+        object_from_row(st, 0, o);
     sqlite3_reset(st);
-    if (!o->headers)
-        o->headers = cJSON_CreateObject();
-    return 0;
+    return found ? 0 : 1;
+}
+
+/* An object by bucket name and key in one statement -- the bucket's row is only needed to
+ * tell NoSuchBucket from NoSuchKey, and a second statement cost GetObject a tenth of its
+ * time in SQLite. Returns 0, 1 if the bucket has no such key, or DSS_ERR after
+ * dss_fail(NoSuchBucket). */
+static int object_load_by_name(struct dss_call *call, const char *bucket, const char *key, struct s3_object *o)
+{
+    memset(o, 0, sizeof *o);
+    sqlite3_stmt *st = dss_stmt(call, "SELECT o.file, o.size, o.etag, o.modified_ms, o.headers FROM s3_buckets b "
+                                      "LEFT JOIN s3_objects o ON o.bucket_id = b.id AND o.key = ? WHERE b.name = ?");
+    if (!st)
+        return dss_fail(call, DSS_E_InternalFailure, "The emulator's database failed.");
+    sqlite3_bind_text(st, 1, key ? key : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, bucket ? bucket : "", -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int found = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
+    if (found)
+        object_from_row(st, 0, o);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return dss_fail(call, DSS_E_NoSuchBucket, "The specified bucket does not exist");
+    return found ? 0 : 1;
 }
 
 void s3_object_cleanup(struct s3_object *o)
@@ -328,12 +355,8 @@ static void add_object_headers(cJSON *result, const struct s3_object *o, int che
  * modified. */
 int s3_get_object(struct dss_call *call, const cJSON *params, cJSON **result)
 {
-    struct s3_bucket b;
     struct s3_object o;
-    if (s3_bucket_from_params(call, params, &b))
-        return DSS_ERR;
-    s3_bucket_cleanup(&b);
-    int rc = s3_object_load(call, b.id, dss_param_str(params, "Key"), &o);
+    int rc = object_load_by_name(call, dss_param_str(params, "Bucket"), dss_param_str(params, "Key"), &o);
     if (rc != 0)
         return rc == DSS_ERR ? DSS_ERR : dss_fail(call, DSS_E_NoSuchKey, "The specified key does not exist.");
     char etag[96];

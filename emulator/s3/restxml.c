@@ -44,10 +44,12 @@ static const cJSON *get(const cJSON *obj, const char *name)
  * and a hundred entries; a request looks dozens of them up. So both are indexed once, in an
  * open-addressing hash table built on first use (for the S3 model; any other model, as the
  * fuzzers may pass, is searched the slow way). */
+struct plan;
+
 struct index {
     const cJSON *model;
     size_t mask;
-    struct slot { const char *name; const cJSON *value; int op; } *slots;
+    struct slot { const char *name; const cJSON *value; int op; struct plan *plans[2]; } *slots;
 };
 
 static struct index model_index;
@@ -68,9 +70,11 @@ static void index_add(struct index *x, const cJSON *entries, int op)
         size_t i = name_hash(e->string, op) & x->mask;
         while (x->slots[i].name)
             i = (i + 1) & x->mask;
-        x->slots[i] = (struct slot){e->string, e, op};
+        x->slots[i] = (struct slot){e->string, e, op, {NULL, NULL}};
     }
 }
+
+static struct plan *plan_new(const cJSON *model, const cJSON *operation, int output);
 
 static void build_index(void)
 {
@@ -87,12 +91,15 @@ static void build_index(void)
     model_index = (struct index){model, cap - 1, slots};
     index_add(&model_index, shapes, 0);
     index_add(&model_index, ops, 1);
+    for (size_t i = 0; i < cap; i++)
+        if (slots[i].name && slots[i].op)
+            for (int output = 0; output < 2; output++)
+                slots[i].plans[output] = plan_new(model, slots[i].value, output);
 }
 
-/* A shape (op 0) or an operation (op 1) by name. */
-static const cJSON *lookup(const cJSON *model, const char *name, int op)
+/* A shape (op 0) or an operation (op 1) by name, once the index is built (or while it is). */
+static const cJSON *find(const cJSON *model, const char *name, int op)
 {
-    pthread_once(&index_once, build_index);
     if (!name)
         return NULL;
     if (model != model_index.model)
@@ -102,6 +109,13 @@ static const cJSON *lookup(const cJSON *model, const char *name, int op)
         if (model_index.slots[i].op == op && strcmp(model_index.slots[i].name, name) == 0)
             return model_index.slots[i].value;
     return NULL;
+}
+
+/* A shape (op 0) or an operation (op 1) by name. */
+static const cJSON *lookup(const cJSON *model, const char *name, int op)
+{
+    pthread_once(&index_once, build_index);
+    return find(model, name, op);
 }
 
 static const cJSON *shape_get(const cJSON *model, const cJSON *ref)
@@ -162,6 +176,81 @@ const cJSON *restxml_payload_ref(const cJSON *model, const char *op, int output)
     const cJSON *shape = io_shape(model, op, output ? "output" : "input");
     const char *payload = cJSON_GetStringValue(get(shape, "payload"));
     return payload ? get(get(shape, "members"), payload) : NULL;
+}
+
+/* ---- Plans: where each member of an operation's input or output travels ----
+ *
+ * Reading a request or writing an answer visits every member of the operation's input or
+ * output shape (GetObject's output has 40) and, for each, looked up its location, name and
+ * shape in the model's cJSON lists: a tenth of the emulator's CPU on a small GetObject. So
+ * each operation of the S3 model gets, with the index, an array of its members with those
+ * already resolved; other models (the fuzzers') get one made for the call and freed after. */
+
+enum location {
+    LOC_PAYLOAD, /* no location: the body, when the member is the payload */
+    LOC_URI,
+    LOC_HEADER,
+    LOC_HEADERS, /* a header prefix: x-amz-meta- */
+    LOC_QUERY,
+    LOC_OTHER,   /* a location this protocol does not read (statusCode) */
+};
+
+struct plan_member {
+    const cJSON *ref;     /* the member's reference in the shape ("members": {name: ref}) */
+    const cJSON *shape;   /* the shape it names */
+    enum location loc;
+    const char *loc_name; /* the reference's locationName, or NULL */
+};
+
+struct plan {
+    const cJSON *shape;   /* the input or output structure, NULL if the operation has none */
+    const char *payload;  /* the shape's payload member's name, or NULL */
+    size_t n;
+    struct plan_member m[]; /* in the model's order */
+};
+
+static enum location location_of(const char *loc)
+{
+    return !loc                           ? LOC_PAYLOAD
+           : !strcmp(loc, "uri")          ? LOC_URI
+           : !strcmp(loc, "header")       ? LOC_HEADER
+           : !strcmp(loc, "headers")      ? LOC_HEADERS
+           : !strcmp(loc, "querystring")  ? LOC_QUERY
+                                          : LOC_OTHER;
+}
+
+/* The plan of an operation's input (output 0) or output; NULL if out of memory. */
+static struct plan *plan_new(const cJSON *model, const cJSON *operation, int output)
+{
+    /* find(), not lookup(): this runs inside the index's pthread_once */
+    const cJSON *shape = find(model, cJSON_GetStringValue(get(get(operation, output ? "output" : "input"), "shape")), 0);
+    const cJSON *members = get(shape, "members"), *m;
+    size_t n = (size_t)cJSON_GetArraySize(members);
+    struct plan *p = malloc(sizeof *p + n * sizeof p->m[0]);
+    if (!p)
+        return NULL;
+    p->shape = shape;
+    p->payload = cJSON_GetStringValue(get(shape, "payload"));
+    p->n = 0;
+    cJSON_ArrayForEach(m, members) {
+        p->m[p->n++] = (struct plan_member){m, find(model, cJSON_GetStringValue(get(m, "shape")), 0),
+                                            location_of(cJSON_GetStringValue(get(m, "location"))),
+                                            trait(m, NULL, "locationName")};
+    }
+    return p;
+}
+
+/* The plan for op of model: the index's (*made NULL), or a new one the caller frees (*made). */
+static const struct plan *plan_get(const cJSON *model, const char *op, int output, struct plan **made)
+{
+    *made = NULL;
+    pthread_once(&index_once, build_index);
+    if (model == model_index.model && op) {
+        for (size_t i = name_hash(op, 1) & model_index.mask; model_index.slots[i].name; i = (i + 1) & model_index.mask)
+            if (model_index.slots[i].op && strcmp(model_index.slots[i].name, op) == 0)
+                return model_index.slots[i].plans[output];
+    }
+    return *made = plan_new(model, find(model, op, 1), output);
 }
 
 /* ---- Scalars from text ---- */
@@ -501,30 +590,37 @@ static cJSON *prefixed_headers(const struct dss_kv *h, size_t n, const char *pre
 }
 
 /* The value of one input member, or NULL if the request does not carry it. */
-static cJSON *member_param(struct rin *in, const cJSON *m, const char *payload, const struct s3_route *r,
+static cJSON *member_param(struct rin *in, const struct plan_member *pm, const char *payload, const struct s3_route *r,
                            const struct dss_kv *h, size_t nh, const char *xml, size_t xml_len)
 {
-    const cJSON *shape = shape_get(in->model, m);
-    const char *loc = cJSON_GetStringValue(get(m, "location"));
-    const char *name = trait(m, NULL, "locationName");
-    if (!loc) {
-        if (!payload || strcmp(payload, m->string) != 0 || strcmp(shape_type(shape), "structure") || !xml_len)
+    const cJSON *m = pm->ref;
+    const char *name = pm->loc_name;
+    const char *text = NULL;
+    switch (pm->loc) {
+    case LOC_PAYLOAD: {
+        if (!payload || strcmp(payload, m->string) != 0 || strcmp(shape_type(pm->shape), "structure") || !xml_len)
             return NULL; /* streaming blobs are the caller's; an empty body is no payload */
         cJSON *v = restxml_parse(in->model, m, xml, xml_len, in->err);
         if (!v)
             in->fail = DSS_E_MalformedXML;
         return v;
     }
-    if (!strcmp(loc, "uri"))
+    case LOC_URI:
         return !strcmp(name, "Bucket") && r->bucket ? cJSON_CreateString(r->bucket)
                : !strcmp(name, "Key") && r->key   ? cJSON_CreateString(r->key)
                                                   : NULL;
-    if (!strcmp(loc, "headers"))
+    case LOC_HEADERS:
         return prefixed_headers(h, nh, name);
-    const char *text = !strcmp(loc, "header")        ? header_get(h, nh, name)
-                       : !strcmp(loc, "querystring") ? s3_query(r, name)
-                                                     : NULL;
-    return text ? scalar_from_text(in, m, shape, text, loc, name) : NULL;
+    case LOC_HEADER:
+        text = header_get(h, nh, name);
+        return text ? scalar_from_text(in, m, pm->shape, text, "header", name) : NULL;
+    case LOC_QUERY:
+        text = s3_query(r, name);
+        return text ? scalar_from_text(in, m, pm->shape, text, "querystring", name) : NULL;
+    case LOC_OTHER:
+        break;
+    }
+    return NULL;
 }
 
 enum dss_error restxml_params(const cJSON *model, const char *op, const struct s3_route *r,
@@ -532,19 +628,20 @@ enum dss_error restxml_params(const cJSON *model, const char *op, const struct s
                               size_t xml_len, cJSON **params, struct buf *err)
 {
     struct rin in = {model, err, 0};
-    const cJSON *shape = io_shape(model, op, "input");
-    const char *payload = cJSON_GetStringValue(get(shape, "payload"));
+    struct plan *made;
+    const struct plan *plan = plan_get(model, op, 0, &made);
+    const cJSON *shape = plan ? plan->shape : NULL;
     *params = cJSON_CreateObject();
-    const cJSON *m;
-    cJSON_ArrayForEach(m, get(shape, "members")) {
-        cJSON *v = member_param(&in, m, payload, r, headers, n_headers, xml, xml_len);
+    for (size_t i = 0; plan && i < plan->n; i++) {
+        cJSON *v = member_param(&in, &plan->m[i], plan->payload, r, headers, n_headers, xml, xml_len);
         if (in.fail) {
             cJSON_Delete(v);
             break;
         }
         if (v)
-            cJSON_AddItemToObject(*params, m->string, v);
+            cJSON_AddItemToObject(*params, plan->m[i].ref->string, v);
     }
+    free(made);
     const cJSON *req;
     cJSON_ArrayForEach(req, get(shape, "required")) {
         if (in.fail || !cJSON_IsString(req) || get(*params, req->valuestring))
@@ -597,27 +694,29 @@ static void format_scalar(const cJSON *ref, const cJSON *shape, const cJSON *v, 
 void restxml_headers(const cJSON *model, const char *op, const cJSON *result,
                      void (*add)(void *ctx, const char *name, const char *value), void *ctx)
 {
-    const cJSON *shape = io_shape(model, op, "output");
-    const cJSON *m;
+    struct plan *made;
+    const struct plan *plan = plan_get(model, op, 1, &made);
     char value[2048], name[512];
-    cJSON_ArrayForEach(m, get(shape, "members")) {
-        const char *loc = cJSON_GetStringValue(get(m, "location"));
-        const char *lname = trait(m, NULL, "locationName");
-        const cJSON *v = get(result, m->string);
-        if (!loc || !lname || !v || cJSON_IsNull(v))
+    for (size_t i = 0; plan && i < plan->n; i++) {
+        const struct plan_member *pm = &plan->m[i];
+        if ((pm->loc != LOC_HEADER && pm->loc != LOC_HEADERS) || !pm->loc_name)
             continue;
-        if (!strcmp(loc, "headers")) {
+        const cJSON *v = get(result, pm->ref->string);
+        if (!v || cJSON_IsNull(v))
+            continue;
+        if (pm->loc == LOC_HEADERS) {
             const cJSON *e;
             cJSON_ArrayForEach(e, v) {
-                snprintf(name, sizeof name, "%s%s", lname, e->string);
+                snprintf(name, sizeof name, "%s%s", pm->loc_name, e->string);
                 add(ctx, name, cJSON_IsString(e) ? e->valuestring : "");
             }
-        } else if (!strcmp(loc, "header") && strcasecmp(lname, "Content-Length") != 0) {
+        } else if (strcasecmp(pm->loc_name, "Content-Length") != 0) {
             /* Content-Length is the server's to write, from the body it sends. */
-            format_scalar(m, shape_get(model, m), v, 1, value, sizeof value);
-            add(ctx, lname, value);
+            format_scalar(pm->ref, pm->shape, v, 1, value, sizeof value);
+            add(ctx, pm->loc_name, value);
         }
     }
+    free(made);
 }
 
 /* ---- Result to XML ---- */

@@ -144,8 +144,8 @@ struct s3_tmp {
     int fd;
     int anonymous;        /* O_TMPFILE: no name until placed */
     char id[S3_FILE_ID];
-    char *buf;            /* writes not yet made (S3_TMP_BUFFER), NULL until the first */
-    size_t len;
+    char *buf;            /* writes not yet made, NULL until the first */
+    size_t len, cap;      /* cap: buf's size, at most S3_TMP_BUFFER */
 };
 
 /* bytes random bytes (at most 32) as hex into out (2 * bytes + 1 chars). */
