@@ -234,31 +234,52 @@ static int exec_sql(sqlite3 *db, const char *sql, int64_t now)
     return rc;
 }
 
-/* Moves instances along; returns the next clock time something is due (0: nothing). */
+/* The next clock time a state transition or a Spot notice is due (0: none). */
+static int64_t next_due(sqlite3 *db)
+{
+    int64_t next = 0;
+    sqlite3_stmt *st = dss_db_stmt(db, "SELECT MIN(t) FROM (SELECT MIN(due_ms) AS t FROM ec2_instances WHERE due_ms "
+                                       "IS NOT NULL UNION ALL SELECT MIN(notice_ms) FROM ec2_instances WHERE notice_ms "
+                                       "IS NOT NULL AND state IN ('pending', 'running'))");
+    if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        next = sqlite3_column_int64(st, 0);
+    if (st)
+        sqlite3_reset(st);
+    return next;
+}
+
+/* Moves instances along; returns the next clock time something is due (0: nothing). The
+ * transitions and the expired notices need a due time that has passed, so while none has they
+ * are skipped: this runs at every turn of the simulated clock's barrier, and at 500 instances
+ * the statements that found nothing to do were a tenth of the emulator's CPU. */
 static int64_t advance(sqlite3 *db, int64_t now)
 {
-    exec_sql(db, "UPDATE ec2_instances SET state = 'running', running_ms = ?1, state_ms = ?1, due_ms = NULL, "
-                 "worker = 'none' WHERE state = 'pending' AND due_ms <= ?1", now);
-    exec_sql(db, "UPDATE ec2_instances SET state = 'stopped', state_ms = ?1, due_ms = NULL "
-                 "WHERE state = 'stopping' AND due_ms <= ?1", now);
-    exec_sql(db, "UPDATE ec2_instances SET state = 'terminated', state_ms = ?1, due_ms = NULL "
-                 "WHERE state = 'shutting-down' AND due_ms <= ?1", now);
-    /* Expired Spot notices. */
-    sqlite3_stmt *st = dss_db_stmt(db, "SELECT id FROM ec2_instances WHERE notice_ms <= ? "
-                                       "AND state IN ('pending', 'running')");
-    char ids[64][20];
-    int n = 0;
-    sqlite3_bind_int64(st, 1, now);
-    while (n < 64 && sqlite3_step(st) == SQLITE_ROW)
-        snprintf(ids[n++], 20, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    for (int i = 0; i < n; i++) {
-        ec2_terminate_instance(ids[i], "Server.SpotInstanceTermination",
-                               "Server.SpotInstanceTermination: Spot instance termination");
-        dss_event("ec2.spot-interruption", "{\"instance_id\":\"%s\",\"action\":\"terminate\"}", ids[i]);
+    int64_t next = next_due(db);
+    int moved = next && next <= now;
+    if (moved) {
+        exec_sql(db, "UPDATE ec2_instances SET state = 'running', running_ms = ?1, state_ms = ?1, due_ms = NULL, "
+                     "worker = 'none' WHERE state = 'pending' AND due_ms <= ?1", now);
+        exec_sql(db, "UPDATE ec2_instances SET state = 'stopped', state_ms = ?1, due_ms = NULL "
+                     "WHERE state = 'stopping' AND due_ms <= ?1", now);
+        exec_sql(db, "UPDATE ec2_instances SET state = 'terminated', state_ms = ?1, due_ms = NULL "
+                     "WHERE state = 'shutting-down' AND due_ms <= ?1", now);
+        /* Expired Spot notices. */
+        sqlite3_stmt *st = dss_db_stmt(db, "SELECT id FROM ec2_instances WHERE notice_ms <= ? "
+                                           "AND state IN ('pending', 'running')");
+        char ids[64][20];
+        int n = 0;
+        sqlite3_bind_int64(st, 1, now);
+        while (n < 64 && sqlite3_step(st) == SQLITE_ROW)
+            snprintf(ids[n++], 20, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+        for (int i = 0; i < n; i++) {
+            ec2_terminate_instance(ids[i], "Server.SpotInstanceTermination",
+                                   "Server.SpotInstanceTermination: Spot instance termination");
+            dss_event("ec2.spot-interruption", "{\"instance_id\":\"%s\",\"action\":\"terminate\"}", ids[i]);
+        }
     }
-    st = dss_db_stmt(db, "DELETE FROM ec2_tags WHERE resource_id IN (SELECT id FROM ec2_instances "
-                         "WHERE state = 'terminated' AND state_ms + ?2 <= ?1)");
+    sqlite3_stmt *st = dss_db_stmt(db, "DELETE FROM ec2_tags WHERE resource_id IN (SELECT id FROM ec2_instances "
+                                       "WHERE state = 'terminated' AND state_ms + ?2 <= ?1)");
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int64(st, 2, ec2_timings.retain_ms);
     sqlite3_step(st);
@@ -266,16 +287,9 @@ static int64_t advance(sqlite3 *db, int64_t now)
     st = dss_db_stmt(db, "DELETE FROM ec2_instances WHERE state = 'terminated' AND state_ms + ?2 <= ?1");
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int64(st, 2, ec2_timings.retain_ms);
-    sqlite3_step(st);
+    int deleted = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(db) > 0;
     sqlite3_reset(st);
-    int64_t next = 0;
-    st = dss_db_stmt(db, "SELECT MIN(t) FROM (SELECT MIN(due_ms) AS t FROM ec2_instances WHERE due_ms IS NOT NULL "
-                         "UNION ALL SELECT MIN(notice_ms) FROM ec2_instances WHERE notice_ms IS NOT NULL "
-                         "AND state IN ('pending', 'running'))");
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        next = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return next;
+    return moved || deleted ? next_due(db) : next;
 }
 
 static int64_t min_due(int64_t a, int64_t b)
