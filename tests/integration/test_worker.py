@@ -191,6 +191,12 @@ def worker_pid(endpoint, iid):
         return {i["instance_id"]: i for i in json.loads(r.read())["instances"]}.get(iid, {}).get("pid")
 
 
+def agent_online(ssm, iid, timeout=20):
+    """Waits until the instance's SSM agent is Online; False if it is not within timeout."""
+    return wait_until(lambda: [i["PingStatus"] for i in ssm.describe_instance_information(
+        Filters=[{"Key": "InstanceIds", "Values": [iid]}])["InstanceInformationList"]] == ["Online"], timeout=timeout)
+
+
 class CleanRestartTest(unittest.TestCase):
     """A clean stop (SIGTERM) with a command in progress, then a restart on the same data
     directory: SSM settles the invocations as for a dead agent, per the setting (here
@@ -222,6 +228,9 @@ class CleanRestartTest(unittest.TestCase):
             return inv["Status"], inv["StatusDetails"]
         self.assertTrue(wait_until(lambda: status(running) == ("Failed", "Terminated"), timeout=10), status(running))
         self.assertEqual(status(queued), ("Failed", "Undeliverable"))
+        # The fresh worker's agent registers a moment after the restart; before it is Online a
+        # SendCommand is InvalidInstanceId, as on AWS.
+        self.assertTrue(agent_online(ssm, iid), emu.log())
         again = ssm.send_command(Parameters={"commands": ["echo again"]}, **params)["Command"]["CommandId"]
         self.assertTrue(wait_until(lambda: status(again) == ("Success", "Success"), timeout=20), status(again))
         rc, log = emu.stop()
@@ -285,9 +294,7 @@ class PidReuseAfterRestartTest(unittest.TestCase):
         # (the pid is recorded when the worker is spawned, before its agent registers: a
         # SendCommand in between is InvalidInstanceId, as on AWS for an agent not connected).
         self.assertEqual(ssm.get_command_invocation(CommandId=cid, InstanceId=iid)["Status"], "InProgress")
-        self.assertTrue(wait_until(lambda: [i["PingStatus"] for i in ssm.describe_instance_information(
-            Filters=[{"Key": "InstanceIds", "Values": [iid]}])["InstanceInformationList"]] == ["Online"],
-            timeout=10), emu.log())
+        self.assertTrue(agent_online(ssm, iid), emu.log())
         again = ssm.send_command(Parameters={"commands": ["echo again"]}, **params)["Command"]["CommandId"]
         self.assertTrue(wait_until(lambda: ssm.get_command_invocation(CommandId=again, InstanceId=iid)["Status"] ==
                                    "Success", timeout=20), emu.log())

@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +319,43 @@ static void test_signature_sensitivity(void **state)
     buf_free(&b);
 }
 
+/* The signing-key chain computed here with OpenSSL directly, to check sigv4_signing_key's cache. */
+static void reference_key(const char *secret, const char *date, const char *region, const char *service,
+                          unsigned char out[32])
+{
+    char k0[400];
+    unsigned char a[32], b[32];
+    unsigned int len = 32;
+    snprintf(k0, sizeof k0, "AWS4%s", secret);
+    HMAC(EVP_sha256(), k0, (int)strlen(k0), (const unsigned char *)date, 8, a, &len);
+    HMAC(EVP_sha256(), a, 32, (const unsigned char *)region, strlen(region), b, &len);
+    HMAC(EVP_sha256(), b, 32, (const unsigned char *)service, strlen(service), a, &len);
+    HMAC(EVP_sha256(), a, 32, (const unsigned char *)"aws4_request", 12, out, &len);
+}
+
+/* Keys come from a per-thread cache of 8: more combinations than that, in rounds, with one part
+ * changed at a time, and a secret too long to be kept, all give the chain's key every time. */
+static void test_signing_key_cache(void **state)
+{
+    (void)state;
+    static const char *const secrets[] = {"SK", "SK2"}, *const regions[] = {"us-east-1", "eu-west-1"};
+    static const char *const services[] = {"sqs", "ssm", "s3"}, *const dates[] = {"20240101T000000Z",
+                                                                                   "20240102T000000Z"};
+    char long_secret[300];
+    memset(long_secret, 'x', sizeof long_secret - 1);
+    long_secret[sizeof long_secret - 1] = '\0';
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 2 * 2 * 3 * 2 + 1; i++) {
+            const char *secret = i == 24 ? long_secret : secrets[i % 2];
+            const char *region = regions[i / 2 % 2], *service = services[i / 4 % 3], *date = dates[i / 12 % 2];
+            unsigned char got[32], want[32];
+            sigv4_signing_key(secret, date, region, service, got);
+            reference_key(secret, date, region, service, want);
+            assert_memory_equal(got, want, 32);
+        }
+    }
+}
+
 static void test_bad_query_escape(void **state)
 {
     (void)state;
@@ -409,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_all_vectors),
         cmocka_unit_test(test_all_query_vectors),
         cmocka_unit_test(test_signature_sensitivity),
+        cmocka_unit_test(test_signing_key_cache),
         cmocka_unit_test(test_bad_query_escape),
         cmocka_unit_test(test_amz_date),
         cmocka_unit_test(test_verify_helpers),
