@@ -1,8 +1,11 @@
 /* jsonbody.c -- the body of a JSON-protocol request (JSON 1.0/1.1: SQS, DynamoDB, SSM), parsed
- * strictly: RFC 8259 and nothing after the value, which cJSON alone does not enforce. */
+ * strictly: RFC 8259 and nothing after the value, which cJSON alone does not enforce. That
+ * includes UTF-8 (RFC 8259 section 8.1): cJSON passes any bytes through, and a value stored from
+ * a body that is not UTF-8 would later make answers that are not JSON (fuzz_json_dispatch). */
 #include <string.h>
 
 #include "protocol.h"
+#include "util.h"
 
 /* JSON (RFC 8259) allows no raw control character inside a string, and between tokens none but
  * TAB, LF and CR. cJSON takes both (a raw NUL then cuts a string short, so "w0<NUL>x" would name
@@ -44,7 +47,7 @@ cJSON *json_body_parse(const char *body, size_t len, int *escaped_nul)
 {
     const char *end = NULL;
     cJSON *v = NULL;
-    if (json_control_characters(body, len, escaped_nul) ||
+    if (!utf8_valid(body, len, NULL) || json_control_characters(body, len, escaped_nul) ||
         !(v = cJSON_ParseWithLengthOpts(body, len, &end, 0)) || !json_only_whitespace(end, body + len)) {
         cJSON_Delete(v);
         return NULL;

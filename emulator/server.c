@@ -9,6 +9,10 @@
  * wait, the connection is suspended and kept in a waiter list, and it is resumed when a commit
  * wakes its key or its deadline passes -- then the operation simply runs again. One timer
  * thread owns all deadlines.
+ *
+ * dss_server_call_json() runs one JSON-protocol call through the same prepare/run/render steps
+ * with no connection behind it (the fuzz target's way in, server.h): the accessors below answer
+ * for a call without one (no headers, Host localhost:4566), and such a call never parks.
  */
 #include "server.h"
 
@@ -86,6 +90,7 @@ struct dss_call {
     int replied;             /* a response has been queued */
     struct reply_header { char *name, *value; } *reply_headers;
     size_t n_reply_headers;
+    const char *target;      /* X-Amz-Target (borrowed: the header, or dss_server_call_json's) */
 };
 
 static struct MHD_Daemon *daemon_;
@@ -245,13 +250,16 @@ sqlite3_stmt *dss_stmt(struct dss_call *call, const char *sql)
     return dss_db_stmt(dss_db_thread(), sql);
 }
 
+/* A request header, or NULL. A call without a connection (dss_server_call_json) has none. */
 static const char *header(struct dss_call *c, const char *name)
 {
-    return MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, name);
+    return c->conn ? MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, name) : NULL;
 }
 
 const char *dss_call_host(struct dss_call *c)
 {
+    if (!c->conn) /* dss_server_call_json: as if a client had used the emulator's default port */
+        return "localhost:4566";
     const char *h = header(c, "Host");
     return h ? h : "localhost";
 }
@@ -272,7 +280,7 @@ const char *dss_call_peer(struct dss_call *c)
 {
     static __thread char text[INET6_ADDRSTRLEN];
     const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        c->conn ? MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
     const struct sockaddr *sa = info ? info->client_addr : NULL;
     if (sa && sa->sa_family == AF_INET)
         return inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text, sizeof text);
@@ -296,7 +304,21 @@ void dss_call_headers(struct dss_call *c, int (*fn)(void *ctx, const char *name,
                       void *ctx)
 {
     struct header_walk w = {fn, ctx};
-    MHD_get_connection_values(c->conn, MHD_HEADER_KIND, header_walk_one, &w);
+    if (c->conn)
+        MHD_get_connection_values(c->conn, MHD_HEADER_KIND, header_walk_one, &w);
+}
+
+/* Makes s UTF-8 by writing '?' over every byte that does not start a well-formed character. An
+ * error message may quote a header's bytes as sent (the X-Amz-Target of an unknown operation)
+ * or be cut by the message buffer in the middle of a character; either way a JSON answer that
+ * is not UTF-8 is not JSON, and clients fail to decode it (found by fuzz_json_dispatch). */
+static void utf8_mask_invalid(char *s)
+{
+    size_t n = strlen(s), off = 0, bad;
+    while (off < n && !utf8_valid(s + off, n - off, &bad)) {
+        s[off + bad] = '?';
+        off += bad + 1;
+    }
 }
 
 void dss_fail_set(struct dss_call *c, enum dss_error err, const char *fmt, ...)
@@ -306,6 +328,7 @@ void dss_fail_set(struct dss_call *c, enum dss_error err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(c->err_msg, sizeof c->err_msg, fmt, ap);
     va_end(ap);
+    utf8_mask_invalid(c->err_msg);
 }
 
 enum dss_error dss_error_last(struct dss_call *c) { return c->err; }
@@ -313,7 +336,9 @@ const char *dss_error_message(struct dss_call *c) { return c->err_msg; }
 
 int dss_wait(struct dss_call *c, const char *key, int64_t wake_at_ms)
 {
-    if (shutting_down || wake_at_ms <= dss_clock_now_ms())
+    /* A call without a connection (dss_server_call_json) cannot be suspended: it answers as if
+     * its wait had run out, so a fuzzer's long poll never blocks it. */
+    if (shutting_down || !c->conn || wake_at_ms <= dss_clock_now_ms())
         return 0;
     snprintf(c->wait_key, sizeof c->wait_key, "%s", key);
     c->wait_at_ms = wake_at_ms;
@@ -401,16 +426,47 @@ static enum MHD_Result send_reply(struct dss_call *c, int status, const char *co
     return rc;
 }
 
+/* The JSON protocol's answer to an operation's result (NULL: an empty one), written into out.
+ * Returns the HTTP status. The HTTP path and dss_server_call_json() both answer with it. */
+static int render_json_result(const cJSON *result, struct buf *out)
+{
+    char *text = cJSON_PrintUnformatted(result);
+    buf_puts(out, text ? text : "{}");
+    free(text);
+    return 200;
+}
+
+/* The JSON protocol's error body for the call's recorded error, {"__type": "NAMESPACE#Code",
+ * "message": ...}, written into out. Returns the HTTP status (the error table's). */
+static int render_json_error(struct dss_call *c, struct buf *out)
+{
+    const struct dss_error_info *e = dss_error_info(c->err);
+    cJSON *err = cJSON_CreateObject();
+    char type[256];
+    const char *ns = e->json_ns ? e->json_ns : c->service ? c->service->json_ns : CORAL_SERVICE;
+    snprintf(type, sizeof type, "%s%s", ns, e->code);
+    cJSON_AddStringToObject(err, "__type", type);
+    cJSON_AddStringToObject(err, "message", c->err_msg);
+    char *text = cJSON_PrintUnformatted(err);
+    buf_puts(out, text ? text : "{}");
+    free(text);
+    cJSON_Delete(err);
+    return e->status;
+}
+
+static void json_content_type(struct dss_call *c, char *out, size_t n)
+{
+    snprintf(out, n, "application/x-amz-json-%s", c->service ? c->service->json_version : "1.0");
+}
+
 static enum MHD_Result reply_json_result(struct dss_call *c, cJSON *result)
 {
     struct buf out;
     buf_init(&out, SIZE_MAX);
-    char *text = cJSON_PrintUnformatted(result);
-    buf_puts(&out, text ? text : "{}");
-    free(text);
+    int status = render_json_result(result, &out);
     char ctype[64];
-    snprintf(ctype, sizeof ctype, "application/x-amz-json-%s", c->service->json_version);
-    return send_reply(c, 200, ctype, &out, NULL, NULL);
+    json_content_type(c, ctype, sizeof ctype);
+    return send_reply(c, status, ctype, &out, NULL, NULL);
 }
 
 static enum MHD_Result reply_error(struct dss_call *c)
@@ -422,22 +478,12 @@ static enum MHD_Result reply_error(struct dss_call *c)
     log_debug("%s %s -> %d %s: %s", c->service ? c->service->name : "-", c->op_name, e->status,
               e->code, msg);
     if (c->route == ROUTE_JSON) {
-        cJSON *err = cJSON_CreateObject();
-        char type[256];
-        const char *ns = e->json_ns ? e->json_ns : c->service ? c->service->json_ns : CORAL_SERVICE;
-        snprintf(type, sizeof type, "%s%s", ns, e->code);
-        cJSON_AddStringToObject(err, "__type", type);
-        cJSON_AddStringToObject(err, "message", msg);
-        char *text = cJSON_PrintUnformatted(err);
-        buf_puts(&out, text);
-        free(text);
-        cJSON_Delete(err);
+        int status = render_json_error(c, &out);
         char qerr[256], ctype[64];
         snprintf(qerr, sizeof qerr, "%s;%s", e->query_code, e->sender ? "Sender" : "Receiver");
-        snprintf(ctype, sizeof ctype, "application/x-amz-json-%s",
-                 c->service ? c->service->json_version : "1.0");
+        json_content_type(c, ctype, sizeof ctype);
         int compat = c->service && c->service->query_compatible;
-        return send_reply(c, e->status, ctype, &out, compat ? "x-amzn-query-error" : NULL, qerr);
+        return send_reply(c, status, ctype, &out, compat ? "x-amzn-query-error" : NULL, qerr);
     }
     if (c->route == ROUTE_QUERY) {
         int ec2 = c->service && c->service->ec2_dialect; /* EC2 answers with the plain code */
@@ -466,7 +512,7 @@ static void sigv4_scope(struct dss_call *c, char *service, size_t service_len)
     const char *cred = auth ? strstr(auth, "Credential=") : NULL;
     if (cred)
         cred += strlen("Credential=");
-    else
+    else if (c->conn)
         cred = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "X-Amz-Credential");
     snprintf(c->region, sizeof c->region, "us-east-1");
     service[0] = '\0';
@@ -604,7 +650,7 @@ static void route_request(struct dss_call *c)
 {
     if (strncmp(c->path, "/_dss/", 6) == 0)
         c->route = ROUTE_CONTROL;
-    else if (header(c, "X-Amz-Target"))
+    else if ((c->target = header(c, "X-Amz-Target")))
         c->route = ROUTE_JSON;
     else if (is_query_request(c))
         c->route = ROUTE_QUERY;
@@ -659,6 +705,8 @@ static int run_operation(struct dss_call *c, cJSON **result)
         *result = NULL;
         if (rc != DSS_WAIT)
             return DSS_ERR;
+        if (!c->conn) /* dss_wait() never parks such a call; an operation that waits anyway is wrong */
+            return dss_fail(c, DSS_E_InternalFailure, "Operation %s cannot wait here.", c->op_name);
         if (atomic_load(&n_parked) >= dss_guard_limits()->max_long_polls) /* auth.h: the long-poll cap */
             return dss_fail(c, dss_guard_throttle_error(c->service), "Rate exceeded: %u calls are already waiting "
                             "(dss-emulator --max-long-polls).", dss_guard_limits()->max_long_polls);
@@ -713,24 +761,35 @@ static enum MHD_Result reply_control(struct dss_call *c)
     return send_reply(c, 200, "application/json", &out, NULL, NULL);
 }
 
+/* A JSON or Query call's first run, up to its operation: the request parsed into parameters,
+ * its signature checked, then the injected faults (service.h). Shared by the HTTP path and
+ * dss_server_call_json(). Returns 0 when the operation is to run (after *delay_ms if > 0;
+ * never if it is DSS_FAULT_RESET: the connection is to close unanswered), or DSS_ERR with the
+ * error recorded. */
+static int call_prepare(struct dss_call *c, int64_t *delay_ms)
+{
+    char scope_service[64];
+    sigv4_scope(c, scope_service, sizeof scope_service);
+    int rc = c->route == ROUTE_JSON ? parse_json_request(c, c->target)
+             : c->route == ROUTE_QUERY ? parse_query_request(c, scope_service)
+             : dss_fail(c, DSS_E_InvalidAction, "S3 and other REST APIs are not served yet.");
+    if (!c->body_too_large && /* auth.h: the signature, before anything runs */
+        dss_auth_check(c, c->service, c->route == ROUTE_JSON, c->body.data, c->body.len) != 0)
+        return DSS_ERR;
+    if (rc != 0)
+        return DSS_ERR;
+    c->first_ms = dss_clock_now_ms();
+    *delay_ms = 0;
+    return dss_faults_check(c, c->service->name, c->op_name, delay_ms) != 0 ? DSS_ERR : 0;
+}
+
 static enum MHD_Result dispatch(struct dss_call *c)
 {
     if (c->route == ROUTE_CONTROL)
         return reply_control(c);
     if (!c->op) { /* first run; a resumed call keeps its operation and parsed parameters */
-        char scope_service[64];
-        sigv4_scope(c, scope_service, sizeof scope_service);
-        int rc = c->route == ROUTE_JSON ? parse_json_request(c, header(c, "X-Amz-Target"))
-                 : c->route == ROUTE_QUERY ? parse_query_request(c, scope_service)
-                 : dss_fail(c, DSS_E_InvalidAction, "S3 and other REST APIs are not served yet.");
-        if (!c->body_too_large && /* auth.h: the signature, before anything runs */
-            dss_auth_check(c, c->service, c->route == ROUTE_JSON, c->body.data, c->body.len) != 0)
-            return reply_error(c);
-        if (rc != 0)
-            return reply_error(c);
-        c->first_ms = dss_clock_now_ms();
-        int64_t delay_ms = 0; /* injected faults (service.h): fail now, or answer later */
-        if (dss_faults_check(c, c->service->name, c->op_name, &delay_ms) != 0)
+        int64_t delay_ms = 0;
+        if (call_prepare(c, &delay_ms) != 0)
             return reply_error(c);
         if (delay_ms == DSS_FAULT_RESET) /* injected connection reset: MHD closes it, unanswered */
             return MHD_NO;
@@ -1040,6 +1099,68 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     if (dss_server_idle_hook)
         dss_server_idle_hook();
+}
+
+/* ======================================================================================
+ * One JSON-protocol call without HTTP (server.h): the fuzz target's way in
+ * ====================================================================================== */
+
+int dss_server_call_json(const char *target, const char *body, size_t len, int *status, struct buf *out)
+{
+    struct dss_call *c = calloc(1, sizeof *c);
+    if (!c)
+        return -1;
+    c->parked_fd = -1;
+    c->method = strdup("POST");
+    c->path = strdup("/");
+    buf_init(&c->body, dss_guard_limits()->max_body_bytes);
+    if (!c->method || !c->path) {
+        call_free(c);
+        return -1;
+    }
+    if (len && buf_append(&c->body, body, len))
+        c->body_too_large = 1; /* parse_json_request() refuses it, as the HTTP path does */
+    uuid_string(c->request_id);
+    snprintf(c->region, sizeof c->region, "us-east-1");
+    c->route = ROUTE_JSON;
+    c->target = target;
+    int64_t delay_ms = 0;
+    int rc = call_prepare(c, &delay_ms);
+    if (rc == 0 && delay_ms == DSS_FAULT_RESET) { /* an injected reset: no answer at all */
+        call_free(c);
+        return -1;
+    }
+    cJSON *result = NULL;
+    if (rc == 0) /* an injected delay is not waited for: as if it had passed */
+        rc = run_operation(c, &result);
+    *status = rc == DSS_OK ? render_json_result(result, out) : render_json_error(c, out);
+    cJSON_Delete(result);
+    call_free(c);
+    return 0;
+}
+
+int dss_server_start_json_services(const char *data_dir)
+{
+    snprintf(server_data_dir, sizeof server_data_dir, "%s", data_dir);
+    shutting_down = 0;
+    for (int i = 0; dss_services[i]; i++) {
+        const struct dss_service *s = dss_services[i];
+        if (s->json_target && s->start && s->start() != 0) {
+            log_error("%s could not start", s->name);
+            while (i-- > 0)
+                if (dss_services[i]->json_target && dss_services[i]->stop)
+                    dss_services[i]->stop();
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void dss_server_stop_json_services(void)
+{
+    for (int i = 0; dss_services[i]; i++)
+        if (dss_services[i]->json_target && dss_services[i]->stop)
+            dss_services[i]->stop();
 }
 
 /* ======================================================================================
