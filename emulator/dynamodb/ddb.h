@@ -21,9 +21,12 @@
 int ddb_check_request(struct dss_call *call, const char *op, const cJSON *params);
 
 /* ---- Tables ---- */
+struct ddb_spec_slot;
 struct ddb_table {
     int64_t id;
-    cJSON *spec;                     /* owned: TableName, KeySchema, AttributeDefinitions, ... */
+    const cJSON *spec;               /* TableName, KeySchema, AttributeDefinitions, ...: read-only,
+                                      * the parsed stored text, shared through store.c's cache */
+    struct ddb_spec_slot *slot;      /* store.c's cache entry spec is pinned in, or NULL */
     const char *name;                /* borrowed from spec */
     const char *hash_name, *range_name; /* range_name NULL for a hash-only table */
     enum ddb_type hash_type, range_type;
@@ -32,7 +35,9 @@ struct ddb_table {
 
 /* Reads and checks the TableName parameter (a name or a table ARN). */
 int ddb_table_name_param(struct dss_call *call, const cJSON *params, const char **name);
-/* Loads a table of the call's region. not_found_names_table: answer "Requested resource not
+/* Loads a table of the call's region; ddb_table_close() releases it (also after a failed
+ * open). The stored spec is parsed once per thread and reused while its text is unchanged
+ * (store.c). not_found_names_table: answer "Requested resource not
  * found: Table: NAME not found" (DescribeTable, DeleteTable) rather than the short form. */
 int ddb_table_open(struct dss_call *call, const char *name, struct ddb_table *t, int not_found_names_table);
 void ddb_table_close(struct ddb_table *t);
@@ -56,6 +61,13 @@ cJSON *ddb_key_attrs(const struct ddb_table *t, const cJSON *item);
 /* ---- The item store ---- */
 /* Loads an item: 1 and *item (new) if present, 0 and *item NULL if absent, DSS_ERR on error. */
 int ddb_item_load(struct dss_call *call, const struct ddb_table *t, const struct ddb_key *k, cJSON **item);
+/* Loads an item as its stored JSON text, in a cJSON raw node that prints as that text, and its
+ * size (ddb_item_size(), stored beside it): 1 and *raw (new), 0 and *raw NULL if absent, or
+ * DSS_ERR. For answers with the whole item: the stored text is cJSON_PrintUnformatted() of the
+ * item (ddb_item_store()), which parsing and printing again reproduces byte for byte, so the
+ * answer is the one a parse would give, without the parse. */
+int ddb_item_load_raw(struct dss_call *call, const struct ddb_table *t, const struct ddb_key *k, cJSON **raw,
+                      size_t *size);
 int ddb_item_store(struct dss_call *call, const struct ddb_table *t, const struct ddb_key *k, const cJSON *item);
 int ddb_item_remove(struct dss_call *call, const struct ddb_table *t, const struct ddb_key *k);
 /* Parses a stored item's JSON text; NULL (after dss_fail) if it is not valid. */
