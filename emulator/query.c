@@ -123,22 +123,26 @@ static const struct model_entry *model_entry_of(const cJSON *model)
     return NULL;
 }
 
-const cJSON *dss_model_shape(const cJSON *model, const char *name)
+/* name in the model's member "shapes" (operations 0) or "operations" (1). */
+static const cJSON *model_member(const cJSON *model, int operations, const char *name)
 {
     const struct model_entry *e = model_entry_of(model);
-    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(model, "shapes");
+    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(model, operations ? "operations" : "shapes");
     if (!name)
         return NULL;
-    return e ? name_index_get(&e->shapes, shapes, name) : cJSON_GetObjectItemCaseSensitive(shapes, name);
+    if (!e)
+        return cJSON_GetObjectItemCaseSensitive(obj, name);
+    return name_index_get(operations ? &e->operations : &e->shapes, obj, name);
+}
+
+const cJSON *dss_model_shape(const cJSON *model, const char *name)
+{
+    return model_member(model, 0, name);
 }
 
 const cJSON *dss_model_operation(const cJSON *model, const char *op)
 {
-    const struct model_entry *e = model_entry_of(model);
-    const cJSON *ops = cJSON_GetObjectItemCaseSensitive(model, "operations");
-    if (!op)
-        return NULL;
-    return e ? name_index_get(&e->operations, ops, op) : cJSON_GetObjectItemCaseSensitive(ops, op);
+    return model_member(model, 1, op);
 }
 
 /* ---- Shapes: a member reference overrides what its target shape says ---- */

@@ -379,20 +379,29 @@ cJSON *ddb_item_parse(struct dss_call *call, const char *text)
     return item;
 }
 
-int ddb_item_load(struct dss_call *call, const struct ddb_table *t, const struct ddb_key *k, cJSON **item)
+/* Steps to the stored row of item k: 1 with *st on the row (columns item, size; the caller
+ * resets it), 0 if there is none, or DSS_ERR. */
+static int item_row(struct dss_call *call, const struct ddb_table *t, const struct ddb_key *k, sqlite3_stmt **st)
 {
-    *item = NULL;
-    sqlite3_stmt *st = dss_stmt(call, "SELECT item FROM ddb_items WHERE table_id = ?1 AND hkey = ?2 AND rkey = ?3");
-    if (!st)
+    *st = dss_stmt(call, "SELECT item, size FROM ddb_items WHERE table_id = ?1 AND hkey = ?2 AND rkey = ?3");
+    if (!*st)
         return ddb_sql_error(call);
-    sqlite3_bind_int64(st, 1, t->id);
-    ddb_bind_key(st, 2, &k->h);
-    ddb_bind_key(st, 3, &k->r);
-    int rc = sqlite3_step(st);
+    sqlite3_bind_int64(*st, 1, t->id);
+    ddb_bind_key(*st, 2, &k->h);
+    ddb_bind_key(*st, 3, &k->r);
+    int rc = sqlite3_step(*st);
     if (rc == SQLITE_DONE)
         return 0;
-    if (rc != SQLITE_ROW)
-        return ddb_sql_error(call);
+    return rc == SQLITE_ROW ? 1 : ddb_sql_error(call);
+}
+
+int ddb_item_load(struct dss_call *call, const struct ddb_table *t, const struct ddb_key *k, cJSON **item)
+{
+    sqlite3_stmt *st;
+    *item = NULL;
+    int rc = item_row(call, t, k, &st);
+    if (rc != 1)
+        return rc;
     *item = ddb_item_parse(call, (const char *)sqlite3_column_text(st, 0));
     sqlite3_reset(st);
     return *item ? 1 : DSS_ERR;
@@ -401,19 +410,12 @@ int ddb_item_load(struct dss_call *call, const struct ddb_table *t, const struct
 int ddb_item_load_raw(struct dss_call *call, const struct ddb_table *t, const struct ddb_key *k, cJSON **raw,
                       size_t *size)
 {
+    sqlite3_stmt *st;
     *raw = NULL;
     *size = 0;
-    sqlite3_stmt *st = dss_stmt(call, "SELECT item, size FROM ddb_items WHERE table_id = ?1 AND hkey = ?2 AND rkey = ?3");
-    if (!st)
-        return ddb_sql_error(call);
-    sqlite3_bind_int64(st, 1, t->id);
-    ddb_bind_key(st, 2, &k->h);
-    ddb_bind_key(st, 3, &k->r);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        return 0;
-    if (rc != SQLITE_ROW)
-        return ddb_sql_error(call);
+    int rc = item_row(call, t, k, &st);
+    if (rc != 1)
+        return rc;
     const char *text = (const char *)sqlite3_column_text(st, 0);
     *raw = text ? cJSON_CreateRaw(text) : NULL;
     *size = (size_t)sqlite3_column_int64(st, 1);

@@ -5,3 +5,16 @@ function done(summary, latency, requests)
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout,
     latency:percentile(50), latency:percentile(99)))
 end
+
+-- REQUESTS=N: a script that calls this stops after about N answers in all (each of wrk's threads
+-- takes its share), so that a count of the server's system calls (strace -c) can be divided by a
+-- known number of requests. It defines response(): not for scripts that have their own.
+function stop_after_requests_from_env()
+  local quota = tonumber(os.getenv("REQUESTS") or "")
+  if not quota then return end
+  local answered = 0
+  function response(status, headers, body)
+    answered = answered + 1
+    if answered >= quota / (tonumber(os.getenv("THREADS") or "2")) then wrk.thread:stop() end
+  end
+end

@@ -18,13 +18,5 @@ function request()
   return wrk.format("PUT", "/" .. bucket .. "/put-" .. tid .. "-" .. n, headers, body)
 end
 
--- REQUESTS=N: stop after about N answers in all (each of wrk's threads takes its share), so that a
--- count of the server's system calls (strace -c) can be divided by a known number of requests.
-local quota = tonumber(os.getenv("REQUESTS") or "")
-if quota then
-  local answered = 0
-  function response(status, headers, body)
-    answered = answered + 1
-    if answered >= quota / (tonumber(os.getenv("THREADS") or "2")) then wrk.thread:stop() end
-  end
-end
+-- REQUESTS=N: stop after about N answers (common.lua).
+stop_after_requests_from_env()
