@@ -645,9 +645,9 @@ static char *shim_command(const struct run *r, const struct scn_job *j)
         return buf_steal(&b);
     }
     char exe[PATH_MAX + 32];
-    snprintf(exe, sizeof exe, "%s/dss-scenario", r->bin);
+    snprintf(exe, sizeof exe, "%s/dss-scenario-job", r->bin);
     shell_quote(&b, exe);
-    buf_puts(&b, " job ");
+    buf_puts(&b, " ");
     shell_quote(&b, r->dir);
     buf_puts(&b, " ");
     shell_quote(&b, j->id);

@@ -1,6 +1,7 @@
-/* shim.c -- `dss-scenario job RUNDIR JOB`: what a job's command is in real mode.
+/* shim.c -- `dss-scenario-job RUNDIR JOB`: what a job's command is in real mode.
  *
- * The runner submits every job with this command line, so each attempt of a job, wherever the
+ * The runner submits every job with this command line (`dss-scenario job RUNDIR JOB` is the
+ * same code), so each attempt of a job, wherever the
  * scheduler runs it, comes here on the emulated instance (a dss-worker process; DSS_INSTANCE_ID
  * and DSS_ENDPOINT are in its environment). The shim
  *   1. takes the next attempt number for the job (a counter file under RUNDIR/attempts, locked
@@ -15,8 +16,15 @@
  *      write() each, O_APPEND), which the runner copies into the trace.
  * In simulated mode no shim runs: the emulator's simulated workers (emulator/simclock.c) carry
  * out the same plans, with the output this file would print (runner.c, sim_stdout).
+ *
+ * It is its own small program because it starts once per attempt: dss-scenario links libcurl and
+ * with it some forty shared libraries, and loading and relocating them took 40 ms of CPU per
+ * start on the 2-core machine (perf stat, 2026-11-27), more than the emulator, the scheduler and
+ * the worker spent on the job together. libcurl is loaded here only for the few attempts that
+ * inject a fault (trigger()).
  */
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -118,6 +126,39 @@ static void sleep_vt(const struct shim *s, double vt_seconds)
         proc_sleep_ms((long)(vt_seconds * 1000.0 / s->speed), NULL);
 }
 
+/* The libcurl functions trigger() uses, loaded on first use (see the header comment). */
+struct curl_api {
+    CURL *(*init)(void);
+    CURLcode (*setopt)(CURL *, CURLoption, ...);
+    CURLcode (*perform)(CURL *);
+    CURLcode (*getinfo)(CURL *, CURLINFO, ...);
+    void (*cleanup)(CURL *);
+    const char *(*strerror)(CURLcode);
+};
+
+static int load_curl(struct curl_api *api, char *err, size_t n)
+{
+    static void *lib; /* loaded once and kept: the process ends soon after */
+    if (!lib)
+        lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(err, n, "cannot load libcurl: %s", dlerror());
+        return -1;
+    }
+    /* POSIX lets a dlsym() result be converted to a function pointer; ISO C has no say. */
+    api->init = (CURL * (*)(void)) dlsym(lib, "curl_easy_init");
+    api->setopt = (CURLcode(*)(CURL *, CURLoption, ...))dlsym(lib, "curl_easy_setopt");
+    api->perform = (CURLcode(*)(CURL *))dlsym(lib, "curl_easy_perform");
+    api->getinfo = (CURLcode(*)(CURL *, CURLINFO, ...))dlsym(lib, "curl_easy_getinfo");
+    api->cleanup = (void (*)(CURL *))dlsym(lib, "curl_easy_cleanup");
+    api->strerror = (const char *(*)(CURLcode))dlsym(lib, "curl_easy_strerror");
+    if (!api->init || !api->setopt || !api->perform || !api->getinfo || !api->cleanup || !api->strerror) {
+        snprintf(err, n, "libcurl.so.4 lacks a curl_easy function");
+        return -1;
+    }
+    return 0;
+}
+
 /* Asks the emulator for the fault on our own instance. Returns 0 or -1 (msg in err). */
 static int trigger(const struct shim *s, const struct scn_plan *p, char *err, size_t n)
 {
@@ -133,28 +174,31 @@ static int trigger(const struct shim *s, const struct scn_plan *p, char *err, si
         snprintf(url, sizeof url, "%s/_dss/faults/spot-interrupt?instance_id=%s", s->endpoint, s->instance);
     else
         snprintf(url, sizeof url, "%s/_dss/faults/kill-worker?instance_id=%s", s->endpoint, s->instance);
-    CURL *c = curl_easy_init();
+    struct curl_api curl;
+    if (load_curl(&curl, err, n))
+        return -1;
+    CURL *c = curl.init();
     if (!c) {
         snprintf(err, n, "curl_easy_init failed");
         return -1;
     }
     FILE *sink = fopen("/dev/null", "w");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    curl.setopt(c, CURLOPT_URL, url);
+    curl.setopt(c, CURLOPT_POST, 1L);
+    curl.setopt(c, CURLOPT_POSTFIELDS, "");
+    curl.setopt(c, CURLOPT_TIMEOUT, 20L);
+    curl.setopt(c, CURLOPT_NOPROXY, "*");
     if (sink)
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
-    CURLcode rc = curl_easy_perform(c);
+        curl.setopt(c, CURLOPT_WRITEDATA, sink);
+    CURLcode rc = curl.perform(c);
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
+    curl.getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl.cleanup(c);
     if (sink)
         fclose(sink);
     /* A worker crash kills us during the call: never reached then. */
     if (rc != CURLE_OK || status != 200) {
-        snprintf(err, n, "%s: %s (HTTP %ld)", url, curl_easy_strerror(rc), status);
+        snprintf(err, n, "%s: %s (HTTP %ld)", url, curl.strerror(rc), status);
         return -1;
     }
     return 0;
@@ -242,7 +286,7 @@ static const char *jstr(const cJSON *o, const char *k)
 int shim_main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: dss-scenario job RUNDIR JOB  (run by the workers, not by hand)\n");
+        fprintf(stderr, "usage: dss-scenario-job RUNDIR JOB  (run by the workers, not by hand)\n");
         return 2;
     }
     struct shim s = {0};
