@@ -68,6 +68,7 @@ struct dss_call {
     /* The error, once dss_fail() has been called. */
     enum dss_error err;
     char err_msg[1024];
+    cJSON *err_members;      /* dss_fail_member(): more members of a JSON error body */
     /* Keys to wake after commit. */
     char *wakes[MAX_WAKES];
     int wake_counts[MAX_WAKES]; /* how many waiters to wake; WAKE_ALL for every one */
@@ -324,11 +325,22 @@ static void utf8_mask_invalid(char *s)
 void dss_fail_set(struct dss_call *c, enum dss_error err, const char *fmt, ...)
 {
     c->err = err;
+    cJSON_Delete(c->err_members); /* they belonged to the error this one replaces */
+    c->err_members = NULL;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(c->err_msg, sizeof c->err_msg, fmt, ap);
     va_end(ap);
     utf8_mask_invalid(c->err_msg);
+}
+
+void dss_fail_member(struct dss_call *c, const char *name, cJSON *value)
+{
+    if (!value)
+        return;
+    if (!c->err_members)
+        c->err_members = cJSON_CreateObject();
+    cJSON_AddItemToObject(c->err_members, name, value);
 }
 
 enum dss_error dss_error_last(struct dss_call *c) { return c->err; }
@@ -447,6 +459,8 @@ static int render_json_error(struct dss_call *c, struct buf *out)
     snprintf(type, sizeof type, "%s%s", ns, e->code);
     cJSON_AddStringToObject(err, "__type", type);
     cJSON_AddStringToObject(err, "message", c->err_msg);
+    for (cJSON *m = c->err_members ? c->err_members->child : NULL; m; m = m->next)
+        cJSON_AddItemReferenceToObject(err, m->string, m);
     char *text = cJSON_PrintUnformatted(err);
     buf_puts(out, text ? text : "{}");
     free(text);
@@ -1022,6 +1036,7 @@ static void call_free(struct dss_call *c)
 {
     drop_wakes(c);
     reply_headers_free(c);
+    cJSON_Delete(c->err_members);
     free(c->uri);
     dss_auth_body_free(c->auth_body);
     cJSON_Delete(c->params);

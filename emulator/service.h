@@ -94,6 +94,10 @@ void dss_fail_set(struct dss_call *call, enum dss_error err, const char *fmt, ..
 static inline int dss_failed(void) { return DSS_ERR; }
 #define dss_fail(call, ...) (dss_fail_set((call), __VA_ARGS__), dss_failed())
 
+/* Adds a member to the JSON error body of the error just recorded with dss_fail() (DynamoDB's
+ * ConditionalCheckFailedException carries the Item); takes value. Another dss_fail() drops it. */
+void dss_fail_member(struct dss_call *call, const char *name, cJSON *value);
+
 /* The error and message the last dss_fail() recorded (batch operations report per-entry
  * errors from them instead of failing the call). */
 enum dss_error dss_error_last(struct dss_call *call);

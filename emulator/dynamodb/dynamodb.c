@@ -10,7 +10,8 @@
  *   answered in canonical form; ConditionExpression, UpdateExpression (SET with
  *   if_not_exists, list_append, + and -; REMOVE incl. list elements; ADD; DELETE),
  *   ProjectionExpression, FilterExpression, KeyConditionExpression with
- *   ExpressionAttributeNames/Values and DynamoDB's reserved words; ReturnValues;
+ *   ExpressionAttributeNames/Values and DynamoDB's reserved words; ReturnValues and
+ *   ReturnValuesOnConditionCheckFailure;
  *   Limit/ExclusiveStartKey/LastEvaluatedKey paging (and the 1 MB page limit),
  *   ScanIndexForward, Select COUNT, parallel Scan segments; ConsumedCapacity (TOTAL and
  *   INDEXES, computed from item sizes); the 400 KB item limit; legacy KeyConditions and

@@ -21,6 +21,7 @@ struct item_req {
     struct ddb_expr *cond, *update, *proj;
     cJSON *old, *new;
     const char *rv;        /* ReturnValues */
+    const char *rv_failed; /* ReturnValuesOnConditionCheckFailure */
 };
 
 static void item_req_init(struct item_req *r)
@@ -43,6 +44,7 @@ static void item_req_cleanup(struct item_req *r)
 }
 
 static const char *const all_return_values[] = {"NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW", NULL};
+static const char *const return_values_on_failure[] = {"ALL_OLD", "NONE", NULL};
 
 /* The common front of PutItem, DeleteItem and UpdateItem: table name, legacy parameters,
  * ReturnValues, the Item or Key map, the expressions, then the table and the key. */
@@ -52,6 +54,8 @@ static int item_req_open(struct dss_call *call, const cJSON *params, struct item
     struct ddb_err e;
     if (ddb_table_name_param(call, params, &r->name) < 0 || ddb_reject_legacy(call, params, legacy, exprs[0]) < 0
         || ddb_enum_param(call, params, "ReturnValues", all_return_values, "NONE", &r->rv) < 0
+        || ddb_enum_param(call, params, "ReturnValuesOnConditionCheckFailure", return_values_on_failure, "NONE",
+                          &r->rv_failed) < 0
         || ddb_map_param(call, params, is_put ? "Item" : "Key", is_put ? "item" : "key", &r->input) < 0
         || ddb_exprs_init(call, params, exprs, &r->x) < 0)
         return DSS_ERR;
@@ -75,11 +79,17 @@ static int only_all_old(struct dss_call *call, const char *rv)
     return dss_fail(call, DSS_E_ValidationException, "ReturnValues can only be ALL_OLD or NONE");
 }
 
-static int check_condition(struct dss_call *call, const struct ddb_expr *cond, const cJSON *item)
+/* Fails the request with ConditionalCheckFailedException unless its ConditionExpression holds
+ * for the item as stored; the error carries that item if the request asked for ALL_OLD in
+ * ReturnValuesOnConditionCheckFailure and there is one. */
+static int check_condition(struct dss_call *call, const struct item_req *r)
 {
-    if (cond && !ddb_expr_test(cond, item))
-        return dss_fail(call, DSS_E_ConditionalCheckFailed, "The conditional request failed");
-    return DSS_OK;
+    if (!r->cond || ddb_expr_test(r->cond, r->old))
+        return DSS_OK;
+    int rc = dss_fail(call, DSS_E_ConditionalCheckFailed, "The conditional request failed");
+    if (r->old && strcmp(r->rv_failed, "ALL_OLD") == 0)
+        dss_fail_member(call, "Item", cJSON_Duplicate(r->old, 1));
+    return rc;
 }
 
 static void add_attributes(cJSON *result, cJSON *attrs)
@@ -108,7 +118,7 @@ int ddb_op_put_item(struct dss_call *call, const cJSON *params, cJSON **result)
         rc = only_all_old(call, r.rv);
     if (rc == DSS_OK && ddb_item_size(r.input) > DDB_ITEM_MAX)
         rc = dss_fail(call, DSS_E_ValidationException, "Item size has exceeded the maximum allowed size");
-    if (rc == DSS_OK && (rc = check_condition(call, r.cond, r.old)) == DSS_OK
+    if (rc == DSS_OK && (rc = check_condition(call, &r)) == DSS_OK
         && (rc = ddb_item_store(call, &r.t, &r.k, r.input)) == DSS_OK) {
         *result = cJSON_CreateObject();
         if (strcmp(r.rv, "ALL_OLD") == 0)
@@ -129,7 +139,7 @@ int ddb_op_delete_item(struct dss_call *call, const cJSON *params, cJSON **resul
     int rc = item_req_open(call, params, &r, 0, legacy, exprs);
     if (rc == DSS_OK)
         rc = only_all_old(call, r.rv);
-    if (rc == DSS_OK && (rc = check_condition(call, r.cond, r.old)) == DSS_OK && r.old)
+    if (rc == DSS_OK && (rc = check_condition(call, &r)) == DSS_OK && r.old)
         rc = ddb_item_remove(call, &r.t, &r.k);
     if (rc == DSS_OK) {
         *result = cJSON_CreateObject();
@@ -151,7 +161,7 @@ static int apply_update(struct dss_call *call, struct item_req *r)
             return dss_fail(call, DSS_E_ValidationException,
                             "One or more parameter values were invalid: Cannot update attribute %s. This attribute is part of the key",
                             keys[i]);
-    if (check_condition(call, r->cond, r->old) < 0)
+    if (check_condition(call, r) < 0)
         return DSS_ERR;
     r->new = cJSON_Duplicate(r->old ? r->old : r->input, 1);
     if (!r->new)

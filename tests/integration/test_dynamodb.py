@@ -37,6 +37,7 @@ class DynamoDBTest(dsstest.EmulatorTestCase):
     def error(self, code, message, fn, **kw):
         with self.assertRaises(ClientError) as cm:
             fn(**kw)
+        self.last_error_response = cm.exception.response
         err = cm.exception.response["Error"]
         self.assertEqual(err["Code"], code)
         if message is not None:
@@ -200,6 +201,36 @@ class DynamoDBTest(dsstest.EmulatorTestCase):
                    self.ddb.put_item, TableName="simple", Item={"id": S("c1")}, ExpressionAttributeValues={":one": N(1)})
         self.error("ValidationException", None, self.ddb.put_item, TableName="simple", Item={"id": S("c1")},
                    Expected={"v": {"Exists": False}})
+
+    def test_condition_failure_can_return_the_item(self):
+        """ReturnValuesOnConditionCheckFailure=ALL_OLD puts the stored item into the
+        ConditionalCheckFailedException of PutItem, UpdateItem and DeleteItem; NONE, or no
+        stored item, leaves it out; the item is unchanged."""
+        members = self.ddb.meta.service_model.operation_model("PutItem").input_shape.members
+        if "ReturnValuesOnConditionCheckFailure" not in members:
+            self.skipTest("this botocore's DynamoDB model predates ReturnValuesOnConditionCheckFailure (2023)")
+        item = {"id": S("rvf"), "v": N(1)}
+        self.ddb.put_item(TableName="simple", Item=item)
+        cond = {"ConditionExpression": "v = :two", "ExpressionAttributeValues": {":two": N(2)}}
+        calls = ((self.ddb.put_item, {"Item": {"id": S("rvf"), "v": N(3)}}),
+                 (self.ddb.update_item, {"Key": {"id": S("rvf")}, "UpdateExpression": "SET v = :two"}),
+                 (self.ddb.delete_item, {"Key": {"id": S("rvf")}}))
+        for fn, kw in calls:
+            self.error("ConditionalCheckFailedException", "The conditional request failed", fn,
+                             TableName="simple", ReturnValuesOnConditionCheckFailure="ALL_OLD", **cond, **kw)
+            self.assertEqual(self.last_error_response["Item"], item, fn.__name__)
+            self.error("ConditionalCheckFailedException", "The conditional request failed", fn,
+                       TableName="simple", ReturnValuesOnConditionCheckFailure="NONE", **cond, **kw)
+            self.assertNotIn("Item", self.last_error_response, fn.__name__)
+        self.error("ConditionalCheckFailedException", "The conditional request failed", self.ddb.put_item,
+                   TableName="simple", Item={"id": S("rvf-none")}, ConditionExpression="attribute_exists(id)",
+                   ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        self.assertNotIn("Item", self.last_error_response)
+        self.error("ValidationException",
+                   "1 validation error detected: Value 'ALL_NEW' at 'returnValuesOnConditionCheckFailure' failed to "
+                   "satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]",
+                   self.ddb.put_item, TableName="simple", Item=item, ReturnValuesOnConditionCheckFailure="ALL_NEW")
+        self.assertEqual(self.ddb.get_item(TableName="simple", Key={"id": S("rvf")})["Item"], item)
 
     def test_enum_members_are_validated(self):
         key = {"id": S("enum")}
