@@ -1,9 +1,9 @@
 /* shim.c -- `dss-scenario-job RUNDIR JOB`: what a job's command is in real mode.
  *
- * The runner submits every job with this command line (`dss-scenario job RUNDIR JOB` is the
- * same code), so each attempt of a job, wherever the
- * scheduler runs it, comes here on the emulated instance (a dss-worker process; DSS_INSTANCE_ID
- * and DSS_ENDPOINT are in its environment). The shim
+ * The runner submits every job with this command line (`dss-scenario job RUNDIR JOB` runs the
+ * same code), so each attempt of a job, wherever the scheduler runs it, comes here on the
+ * emulated instance (a dss-worker process; DSS_INSTANCE_ID and DSS_ENDPOINT are in its
+ * environment). The shim
  *   1. takes the next attempt number for the job (a counter file under RUNDIR/attempts, locked
  *      with flock, so two instances running the same job count correctly);
  *   2. looks up that attempt's plan (plan.h), which the runner wrote into RUNDIR/jobs/JOB.json;
@@ -18,9 +18,9 @@
  * out the same plans, with the output this file would print (runner.c, sim_stdout).
  *
  * It is its own small program because it starts once per attempt: dss-scenario links libcurl and
- * with it some forty shared libraries, and loading and relocating them took 40 ms of CPU per
- * start on the 2-core machine (perf stat, 2026-11-27), more than the emulator, the scheduler and
- * the worker spent on the job together. libcurl is loaded here only for the few attempts that
+ * with it some forty shared libraries, and loading and relocating them took 21-42 ms of CPU per
+ * start on the 2-core machine (perf stat, 2026-11-27; this program: 4-5 ms), more than the
+ * emulator, the scheduler and the worker spent on the job together. libcurl is loaded here only for the few attempts that
  * inject a fault (trigger()).
  */
 #include <curl/curl.h>
