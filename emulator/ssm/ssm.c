@@ -44,7 +44,8 @@
 #include "ssm/parameters.h"
 #include "util.h"
 
-#define OUTPUT_MAX 24000
+#define OUTPUT_MAX 24000 /* GetCommandInvocation's StandardOutputContent, in characters */
+#define ERROR_MAX 8000   /* and StandardErrorContent (the model's max lengths) */
 #define DETAIL_OUTPUT_MAX 2500
 #define COMMENT_MAX 100
 #define POLL_WALL_MS 20000
@@ -497,7 +498,7 @@ static int op_get_command_invocation(struct dss_call *call, const cJSON *params,
     cJSON_AddStringToObject(o, "ExecutionEndDateTime", end);
     cJSON_AddStringToObject(o, "Status", col(st, 2));
     cJSON_AddStringToObject(o, "StatusDetails", col(st, 3));
-    char *out = truncate_chars(col(st, 5), OUTPUT_MAX), *err = truncate_chars(col(st, 6), OUTPUT_MAX);
+    char *out = truncate_chars(col(st, 5), OUTPUT_MAX), *err = truncate_chars(col(st, 6), ERROR_MAX);
     cJSON_AddStringToObject(o, "StandardOutputContent", out);
     cJSON_AddStringToObject(o, "StandardOutputUrl", "");
     cJSON_AddStringToObject(o, "StandardErrorContent", err);
@@ -990,7 +991,7 @@ static int op_send_reply(struct dss_call *call, const cJSON *params, cJSON **res
     if (strcmp(status, "Success") && strcmp(status, "TimedOut") && strcmp(status, "Cancelled"))
         status = "Failed";
     const char *so = cJSON_GetStringValue(obj(p, "Stdout")), *se = cJSON_GetStringValue(obj(p, "Stderr"));
-    char *o = truncate_chars(so ? so : "", OUTPUT_MAX), *e = truncate_chars(se ? se : "", OUTPUT_MAX);
+    char *o = truncate_chars(so ? so : "", OUTPUT_MAX), *e = truncate_chars(se ? se : "", ERROR_MAX);
     int64_t code = -1;
     dss_param_int(p, "ResponseCode", &code);
     sqlite3_stmt *st = dss_stmt(call, "UPDATE ssm_invocations SET status = ?1, details = ?2, response_code = ?3, "

@@ -130,9 +130,11 @@ class SSMTest(InstancesTestCase):
         self.assertEqual(self.ssm.get_command_invocation(CommandId=busy, InstanceId=iid)["Status"], "InProgress")
 
     def test_output_limit_and_targets(self):
-        cid = self.send(["head -c 30000 /dev/zero | tr '\\0' x"])
+        cid = self.send(["head -c 30000 /dev/zero | tr '\\0' x", "head -c 30000 /dev/zero | tr '\\0' y >&2"])
         inv = self.wait_command(cid, self.iid)
-        self.assertEqual(len(inv["StandardOutputContent"]), 24000)
+        # The model's limits: the first 24,000 characters of stdout, 8,000 of stderr.
+        self.assertEqual(inv["StandardOutputContent"], "x" * 24000)
+        self.assertEqual(inv["StandardErrorContent"], "y" * 8000)
         ec2 = self.client("ec2")
         ec2.create_tags(Resources=[SSMTest.ids[1]], Tags=[{"Key": "role", "Value": "target"}])
         cid = self.ssm.send_command(Targets=[{"Key": "tag:role", "Values": ["target"]}],
