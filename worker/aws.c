@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sign.h"
+#include "s3req.h"
 
 struct opts {
     const char *endpoint, *region;
@@ -42,49 +42,15 @@ struct opts {
 };
 static struct opts o;
 
-struct body {
-    char *data;
-    size_t len;
-};
-
-static size_t to_body(char *p, size_t size, size_t n, void *ctx)
-{
-    struct body *b = ctx;
-    size_t add = size * n;
-    char *g = realloc(b->data, b->len + add + 1);
-    if (!g)
-        return 0;
-    memcpy(g + b->len, p, add);
-    b->len += add;
-    g[b->len] = '\0';
-    b->data = g;
-    return add;
-}
-
 struct response {
     long status;
-    struct body body;
+    struct {
+        char *data;
+        size_t len;
+    } body;
     time_t mtime;
     char err_code[128], err_msg[512];
 };
-
-static void url_escape(char *out, size_t n, const char *s, int keep_slash)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t j = 0;
-    for (; *s && j + 4 < n; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("-_.~", c) ||
-            (keep_slash && c == '/')) {
-            out[j++] = (char)c;
-        } else {
-            out[j++] = '%';
-            out[j++] = hex[c >> 4];
-            out[j++] = hex[c & 15];
-        }
-    }
-    out[j] = '\0';
-}
 
 static void xml_error(struct response *r)
 {
@@ -105,94 +71,39 @@ static void xml_error(struct response *r)
     }
 }
 
-/* One S3 request: method on /bucket[/key][?query]; upload from in (size bytes) or download
- * into out (else into r->body). Returns 0 on a 2xx. */
+/* One S3 request (s3req.h): method on /bucket[/key][?query]; upload from in (size bytes) or
+ * download into out (else into r->body). Returns 0 on a 2xx; else r names the error as the CLI
+ * would. */
 static int s3(const char *method, const char *bucket, const char *key, const char *query, FILE *in, curl_off_t size,
               FILE *out, struct response *r)
 {
-    char ekey[4096] = "", url[8192];
+    struct s3_reply rep;
     memset(r, 0, sizeof *r);
-    if (key)
-        url_escape(ekey, sizeof ekey, key, 1);
-    snprintf(url, sizeof url, "%s/%s%s%s%s%s", o.endpoint, bucket ? bucket : "", key ? "/" : "", ekey,
-             query ? "?" : "", query ? query : "");
-    /* The body is signed by its real digest, as the CLI does over plain HTTP. */
-    char hash[65];
-    int unreadable = 0;
-    if (in)
-        unreadable = worker_sha256_file(in, hash);
-    else
-        worker_sha256_hex("", 0, hash);
-    if (unreadable) {
+    int rc = s3_request(o.endpoint, o.region, method, bucket, key, query, in, size, out, &rep);
+    r->status = rep.status;
+    r->body.data = rep.body; /* response_free() frees it */
+    r->body.len = rep.body_len;
+    r->mtime = rep.mtime;
+    if (rc == 0)
+        return 0;
+    switch (rep.outcome) {
+    case S3_UNREADABLE:
         snprintf(r->err_code, sizeof r->err_code, "ReadError");
         snprintf(r->err_msg, sizeof r->err_msg, "%s", strerror(errno));
-        return -1;
-    }
-    struct curl_slist *h = curl_slist_append(NULL, "Expect:");
-    if (!h || worker_sign(&h, method, url, "s3", o.region, hash)) {
-        curl_slist_free_all(h);
+        break;
+    case S3_UNSIGNABLE:
         snprintf(r->err_code, sizeof r->err_code, "InvalidURL");
-        snprintf(r->err_msg, sizeof r->err_msg, "Cannot sign a request to \"%.400s\"", url);
-        return -1;
-    }
-    CURL *c = curl_easy_init();
-    if (!c) {
-        curl_slist_free_all(h);
-        return -1;
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_PROXY, "");
-    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* the path that was signed */
-    curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
-    if (!strcmp(method, "HEAD"))
-        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    if (in) {
-        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(c, CURLOPT_READDATA, in);
-        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, size);
-    } else if (!strcmp(method, "PUT")) {
-        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)0);
-    }
-    /* Errors come back as XML in the body even when downloading into a file. */
-    struct body tmp = {0};
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &tmp);
-    if (out) {
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, NULL);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_off_t ft = -1;
-    curl_easy_getinfo(c, CURLINFO_FILETIME_T, &ft);
-    r->mtime = ft > 0 ? (time_t)ft : 0;
-    curl_easy_cleanup(c);
-    curl_slist_free_all(h);
-    r->body = tmp;
-    if (rc != CURLE_OK) {
+        snprintf(r->err_msg, sizeof r->err_msg, "Cannot sign a request to \"%.400s\"", rep.url);
+        break;
+    case S3_NO_CONNECTION:
         snprintf(r->err_code, sizeof r->err_code, "EndpointConnectionError");
-        snprintf(r->err_msg, sizeof r->err_msg, "Could not connect to the endpoint URL: \"%.400s\"", url);
-        return -1;
-    }
-    if (r->status / 100 != 2) {
-        if (out) { /* the error body went to the file: read it back */
-            fflush(out);
-            long n = ftell(out);
-            if (n > 0 && n < 65536) {
-                r->body.data = malloc((size_t)n + 1);
-                rewind(out);
-                r->body.len = r->body.data ? fread(r->body.data, 1, (size_t)n, out) : 0;
-                if (r->body.data)
-                    r->body.data[r->body.len] = '\0';
-            }
-        }
+        snprintf(r->err_msg, sizeof r->err_msg, "Could not connect to the endpoint URL: \"%.400s\"", rep.url);
+        break;
+    case S3_ANSWERED:
         xml_error(r);
-        return -1;
+        break;
     }
-    return 0;
+    return -1;
 }
 
 static void response_free(struct response *r)
@@ -420,19 +331,22 @@ static void listing_free(struct listing *l)
 static int list(const char *bucket, const char *prefix, int delimited, struct listing *l, struct response *err)
 {
     char token[2048] = "", eprefix[4096], query[16384];
-    url_escape(eprefix, sizeof eprefix, prefix, 0);
+    s3_url_escape(eprefix, sizeof eprefix, prefix, 0);
     memset(l, 0, sizeof *l);
     for (;;) {
         char etok[4096];
-        url_escape(etok, sizeof etok, token, 0);
+        s3_url_escape(etok, sizeof etok, token, 0);
         snprintf(query, sizeof query, "list-type=2&prefix=%s%s%s%s", eprefix, delimited ? "&delimiter=%2F" : "",
                  token[0] ? "&continuation-token=" : "", token[0] ? etok : "");
-        if (s3("GET", bucket, NULL, query, NULL, 0, NULL, err))
+        xmlDocPtr doc = NULL;
+        if (s3("GET", bucket, NULL, query, NULL, 0, NULL, err) == 0) {
+            doc = xmlReadMemory(err->body.data, (int)err->body.len, NULL, NULL, XML_PARSE_NONET);
+            response_free(err);
+        }
+        if (!doc) { /* a later page failed: nothing of the earlier ones is kept */
+            listing_free(l);
             return -1;
-        xmlDocPtr doc = xmlReadMemory(err->body.data, (int)err->body.len, NULL, NULL, XML_PARSE_NONET);
-        response_free(err);
-        if (!doc)
-            return -1;
+        }
         int truncated = 0;
         token[0] = '\0';
         for (xmlNodePtr n = xmlDocGetRootElement(doc)->children; n; n = n->next) {

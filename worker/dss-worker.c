@@ -9,7 +9,9 @@
  * (AWS-RunShellScript: all commands of one invocation in one script, in order, so cd and
  * variables persist) or pwsh (AWS-RunPowerShellScript, when installed), enforces
  * executionTimeout (wall-clock seconds), keeps polling while a command runs so a cancel
- * arrives, and reports stdout, stderr and the exit code (SendReply).
+ * arrives, and reports stdout, stderr and the exit code (SendReply). A command sent with
+ * OutputS3BucketName has all of its stdout and stderr spooled to unlinked temporary files and
+ * uploaded there (S3 PutObject, s3req.c) before the reply, as the agent does.
  *
  * A command runs in a process group of its own, led by a guard process that waits on a pipe
  * only this worker holds: whenever the worker ends -- killed with SIGKILL with its instance,
@@ -45,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "s3req.h"
 #include "sign.h"
 
 #define AGENT_VERSION "3.3.0.0-dss"
@@ -80,27 +83,6 @@ static int64_t mono_ms(void)
 
 /* ---- HTTP: JSON 1.1 calls to the emulator ---- */
 
-struct body {
-    char *data;
-    size_t len;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *ctx)
-{
-    struct body *b = ctx;
-    size_t add = size * n;
-    if (b->len + add > (16u << 20))
-        return 0;
-    char *g = realloc(b->data, b->len + add + 1);
-    if (!g)
-        return 0;
-    memcpy(g + b->len, p, add);
-    b->len += add;
-    g[b->len] = '\0';
-    b->data = g;
-    return add;
-}
-
 /* One call on a borrowed easy handle. The two handles (blocking calls, the command poll) live
  * as long as the worker, so each keeps its keep-alive connection to the emulator: a job's
  * calls cost no TCP connect and no new connection in the emulator. */
@@ -108,7 +90,7 @@ struct call {
     CURL *easy; /* borrowed */
     struct curl_slist *headers;
     char *request;
-    struct body response;
+    struct curl_sink response;
 };
 
 static CURL *sync_easy, *poll_easy;
@@ -126,6 +108,7 @@ static void call_cleanup(struct call *c)
 static int call_init(struct call *c, CURL *easy, const char *target, cJSON *body, long timeout_s)
 {
     memset(c, 0, sizeof *c);
+    c->response.max = 16u << 20; /* an answer past that is no emulator's */
     c->request = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
     char hdr[256];
@@ -146,7 +129,7 @@ static int call_init(struct call *c, CURL *easy, const char *target, cJSON *body
     curl_easy_setopt(c->easy, CURLOPT_URL, endpoint);
     curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->request);
-    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, curl_sink_write);
     curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, &c->response);
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT, timeout_s);
     curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
@@ -192,22 +175,27 @@ struct command {
     pid_t shell, guard;
     int out_fd, err_fd, guard_w;
     int pidfd; /* the shell's: readable once it has exited (-1: not available) */
-    struct body out, err;
+    struct curl_sink out, err;
     int64_t deadline_ms;   /* wall clock */
     const char *ending;    /* NULL while running normally: "TimedOut", "Cancelled" */
     int exit_code, exited;
     int64_t exited_at;
+    /* OutputS3BucketName: the whole of stdout and stderr, spooled to unlinked files, go there
+     * under KEY_PREFIX/PLUGIN/0.PLUGIN/ when the command ends (upload_output). */
+    char bucket[64], key_prefix[1100];
+    const char *plugin_folder;
+    FILE *spool_out, *spool_err;
 };
 
 static struct command cmd = {.out_fd = -1, .err_fd = -1, .guard_w = -1, .pidfd = -1};
 
-static void keep_output(struct body *b, const char *p, size_t n)
+static void keep_output(struct curl_sink *b, const char *p, size_t n)
 {
     if (b->len >= OUTPUT_KEEP)
         return;
     if (n > OUTPUT_KEEP - b->len)
         n = OUTPUT_KEEP - b->len;
-    on_data((char *)p, 1, n, b);
+    curl_sink_write((char *)p, 1, n, b);
 }
 
 static int find_on_path(const char *name)
@@ -269,6 +257,15 @@ static void command_start(const cJSON *payload)
     snprintf(cmd.id, sizeof cmd.id, "%s", cid);
     cmd.active = 1;
     int pwsh = doc && !strcmp(doc, "AWS-RunPowerShellScript");
+    const char *bucket = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "OutputS3BucketName"));
+    const char *prefix = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "OutputS3KeyPrefix"));
+    if (bucket && *bucket && prefix) {
+        snprintf(cmd.bucket, sizeof cmd.bucket, "%s", bucket);
+        snprintf(cmd.key_prefix, sizeof cmd.key_prefix, "%s", prefix);
+        cmd.plugin_folder = pwsh ? "awsrunPowerShellScript" : "awsrunShellScript";
+        cmd.spool_out = tmpfile();
+        cmd.spool_err = tmpfile();
+    }
     if (pwsh && !find_on_path("pwsh")) {
         report("Failed", 1, "", "AWS-RunPowerShellScript needs PowerShell, but pwsh is not installed on this "
                                 "instance (dss worker).\nfailed to run commands: exit status 1\n");
@@ -385,13 +382,15 @@ static void command_kill(const char *why)
     kill(-cmd.guard, SIGKILL);
 }
 
-static void drain(int *fd, struct body *b)
+static void drain(int *fd, struct curl_sink *b, FILE *spool)
 {
     char chunk[16384];
     for (;;) {
         ssize_t n = read(*fd, chunk, sizeof chunk);
         if (n > 0) {
             keep_output(b, chunk, (size_t)n);
+            if (spool)
+                fwrite(chunk, 1, (size_t)n, spool);
             continue;
         }
         if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
@@ -404,8 +403,41 @@ static void drain(int *fd, struct body *b)
     }
 }
 
+/* The agent's upload of a command's output to its OutputS3BucketName: all of stdout, and of
+ * stderr when there is any; for a command that never started, the text it is reported with.
+ * Done before the reply, so the output is there when the status says the command ended. A
+ * failed upload is logged; the command's status stands. */
+static void upload_output(const char *out, const char *err)
+{
+    const char *names[2] = {"stdout", "stderr"}, *texts[2] = {out, err};
+    FILE *spools[2] = {cmd.spool_out, cmd.spool_err};
+    const char *region = getenv("AWS_REGION");
+    for (int i = 0; i < 2; i++) {
+        FILE *f = spools[i];
+        if (!f)
+            continue;
+        if (ftell(f) == 0)
+            fputs(texts[i], f);
+        long size = ftell(f);
+        if (size <= 0 && i == 1)
+            continue;
+        fflush(f);
+        rewind(f);
+        char key[1400];
+        snprintf(key, sizeof key, "%s/%s/0.%s/%s", cmd.key_prefix, cmd.plugin_folder, cmd.plugin_folder, names[i]);
+        struct s3_reply r;
+        if (s3_request(endpoint, region ? region : "us-east-1", "PUT", cmd.bucket, key, NULL, f,
+                       (curl_off_t)(size > 0 ? size : 0), NULL, &r))
+            logf_("command %s: the upload of its %s to s3://%s/%s failed: HTTP %ld %.300s", cmd.id, names[i],
+                  cmd.bucket, key, r.status, r.body ? r.body : "");
+        s3_reply_free(&r);
+    }
+}
+
 static void report(const char *status, int code, const char *out, const char *err)
 {
+    if (cmd.bucket[0])
+        upload_output(out, err);
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "CommandId", cmd.id);
     cJSON_AddStringToObject(p, "Status", status);
@@ -431,6 +463,10 @@ static void report(const char *status, int code, const char *out, const char *er
     logf_("command %s: %s (%d)", cmd.id, status, code);
     free(cmd.out.data);
     free(cmd.err.data);
+    if (cmd.spool_out)
+        fclose(cmd.spool_out);
+    if (cmd.spool_err)
+        fclose(cmd.spool_err);
     memset(&cmd, 0, sizeof cmd);
     cmd.out_fd = cmd.err_fd = cmd.guard_w = cmd.pidfd = -1;
 }
@@ -441,9 +477,9 @@ static void command_step(void)
     if (!cmd.active)
         return;
     if (cmd.out_fd >= 0)
-        drain(&cmd.out_fd, &cmd.out);
+        drain(&cmd.out_fd, &cmd.out, cmd.spool_out);
     if (cmd.err_fd >= 0)
-        drain(&cmd.err_fd, &cmd.err);
+        drain(&cmd.err_fd, &cmd.err, cmd.spool_err);
     int status;
     if (!cmd.exited && waitpid(cmd.shell, &status, WNOHANG) == cmd.shell) {
         cmd.exited = 1;
@@ -482,6 +518,8 @@ static void command_step(void)
             err = g;
             snprintf(err + n, strlen(line) + 2, "%s\n", line);
         }
+        if (cmd.spool_err)
+            fprintf(cmd.spool_err, "%s\n", line);
     }
     report(status_s, code, out ? out : "", err ? err : "");
     free(out);

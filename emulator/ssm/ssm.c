@@ -5,7 +5,9 @@
  *
  * Supported: SendCommand (InstanceIds, or Targets by tag:KEY / tag-key / InstanceIds;
  * AWS-RunShellScript and AWS-RunPowerShellScript with commands, workingDirectory,
- * executionTimeout; TimeoutSeconds; Comment; OutputS3BucketName/KeyPrefix recorded),
+ * executionTimeout; TimeoutSeconds; Comment; OutputS3BucketName and OutputS3KeyPrefix: the
+ * worker uploads all of stdout and stderr to [PREFIX/]COMMAND/INSTANCE/awsrunShellScript/
+ * 0.awsrunShellScript/{stdout,stderr} before it reports, and the URLs name them),
  * GetCommandInvocation, ListCommands, ListCommandInvocations (Details), CancelCommand,
  * DescribeInstanceInformation, UpdateInstanceInformation (what the worker calls at start).
  * Agent side: GetMessages (long poll, parks like an SQS receive), AcknowledgeMessage,
@@ -16,8 +18,9 @@
  * takes it, then InProgress, then Success, Failed (non-zero exit), TimedOut (StatusDetails
  * "Execution Timed Out": executionTimeout, measured by the worker in wall-clock seconds
  * because commands run in real time) or Cancelled. Never delivered within TimeoutSeconds (on
- * the emulator clock): TimedOut / "Delivery Timed Out". Outputs keep the first 24,000
- * characters (ListCommandInvocations' Output: 2,500); Comment is at most 100 characters.
+ * the emulator clock): TimedOut / "Delivery Timed Out". GetCommandInvocation shows the first
+ * 24,000 characters of stdout and 8,000 of stderr (ListCommandInvocations' Output: 2,500);
+ * Comment is at most 100 characters.
  *
  * The dead-agent setting (/_dss/settings?ssm_dead_agent=..., or DSS_SSM_DEAD_AGENT) decides
  * what an invocation does when its instance's worker dies or the instance stops or
@@ -30,8 +33,9 @@
  *   terminated: it ends at once as Failed / "Terminated" (never delivered: "Undeliverable").
  *
  * Limitations: one command at a time per instance (others wait, Pending); no documents
- * other than the two above; MaxConcurrency/MaxErrors are recorded, not applied; output is
- * not uploaded to S3; no CloudWatch or SNS notifications.
+ * other than the two above; MaxConcurrency/MaxErrors are recorded, not applied; the output
+ * URLs use the endpoint the client called (path style), not AWS's regional S3 host; no
+ * CloudWatch or SNS notifications.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -452,9 +456,40 @@ static const char *plugin_name(const char *doc)
     return !strcmp(doc, "AWS-RunPowerShellScript") ? "aws:runPowerShellScript" : "aws:runShellScript";
 }
 
+/* The folder a plugin's output goes to under the command's output key prefix. */
+static const char *plugin_folder(const char *doc)
+{
+    return !strcmp(doc, "AWS-RunPowerShellScript") ? "awsrunPowerShellScript" : "awsrunShellScript";
+}
+
+/* The key prefix an invocation's output goes under in OutputS3BucketName, as the agent lays
+ * it out: [OutputS3KeyPrefix/]COMMAND/INSTANCE. */
+static void output_key_prefix(const char *prefix, const char *cid, const char *iid, char *out, size_t n)
+{
+    snprintf(out, n, "%s%s%s/%s", prefix && *prefix ? prefix : "", prefix && *prefix ? "/" : "", cid, iid);
+}
+
 #define INV_SELECT "SELECT v.command_id, v.instance_id, v.status, v.details, v.response_code, v.stdout, " \
-                   "v.stderr, v.start_ms, v.end_ms, c.comment, c.document, c.requested_ms, v.seq " \
+                   "v.stderr, v.start_ms, v.end_ms, c.comment, c.document, c.requested_ms, v.seq, " \
+                   "c.output_bucket, c.output_prefix " \
                    "FROM ssm_invocations v JOIN ssm_commands c ON c.id = v.command_id "
+enum { I_CID, I_IID, I_STATUS, I_DETAILS, I_CODE, I_STDOUT, I_STDERR, I_START, I_END, I_COMMENT, I_DOC, I_REQ,
+       I_SEQ, I_BUCKET, I_PREFIX };
+
+/* The URL of an invocation's stdout or stderr in its output bucket, on the S3 of the endpoint
+ * the client called (AWS answers with its regional S3 endpoint); "" unless the command named a
+ * bucket and the invocation ran to its end, when the worker has uploaded it. */
+static void output_url(struct dss_call *call, sqlite3_stmt *st, const char *stream, char *out, size_t n)
+{
+    const char *bucket = col(st, I_BUCKET), *doc = col(st, I_DOC);
+    out[0] = '\0';
+    if (!*bucket || !sqlite3_column_int64(st, I_START) || !sqlite3_column_int64(st, I_END))
+        return;
+    char prefix[1200];
+    output_key_prefix(col(st, I_PREFIX), col(st, I_CID), col(st, I_IID), prefix, sizeof prefix);
+    snprintf(out, n, "http://%s/%s/%s/%s/0.%s/%s", dss_call_host(call), bucket, prefix, plugin_folder(doc),
+             plugin_folder(doc), stream);
+}
 
 /* GetCommandInvocation: CommandId, InstanceId, PluginName. */
 static int op_get_command_invocation(struct dss_call *call, const cJSON *params, cJSON **result)
@@ -499,10 +534,13 @@ static int op_get_command_invocation(struct dss_call *call, const cJSON *params,
     cJSON_AddStringToObject(o, "Status", col(st, 2));
     cJSON_AddStringToObject(o, "StatusDetails", col(st, 3));
     char *out = truncate_chars(col(st, 5), OUTPUT_MAX), *err = truncate_chars(col(st, 6), ERROR_MAX);
+    char out_url[2048], err_url[2048];
+    output_url(call, st, "stdout", out_url, sizeof out_url);
+    output_url(call, st, "stderr", err_url, sizeof err_url);
     cJSON_AddStringToObject(o, "StandardOutputContent", out);
-    cJSON_AddStringToObject(o, "StandardOutputUrl", "");
+    cJSON_AddStringToObject(o, "StandardOutputUrl", out_url);
     cJSON_AddStringToObject(o, "StandardErrorContent", err);
-    cJSON_AddStringToObject(o, "StandardErrorUrl", "");
+    cJSON_AddStringToObject(o, "StandardErrorUrl", err_url);
     free(out);
     free(err);
     cJSON *cw = cJSON_AddObjectToObject(o, "CloudWatchOutputConfig");
@@ -639,9 +677,12 @@ static int op_list_command_invocations(struct dss_call *call, const cJSON *param
         cJSON_AddNumberToObject(o, "RequestedDateTime", (double)sqlite3_column_int64(st, 11) / 1000.0);
         cJSON_AddStringToObject(o, "Status", col(st, 2));
         cJSON_AddStringToObject(o, "StatusDetails", col(st, 3));
+        char out_url[2048], err_url[2048];
+        output_url(call, st, "stdout", out_url, sizeof out_url);
+        output_url(call, st, "stderr", err_url, sizeof err_url);
         cJSON_AddStringToObject(o, "TraceOutput", "");
-        cJSON_AddStringToObject(o, "StandardOutputUrl", "");
-        cJSON_AddStringToObject(o, "StandardErrorUrl", "");
+        cJSON_AddStringToObject(o, "StandardOutputUrl", out_url);
+        cJSON_AddStringToObject(o, "StandardErrorUrl", err_url);
         cJSON *plugins = cJSON_AddArrayToObject(o, "CommandPlugins");
         if (details) {
             cJSON *p = cJSON_CreateObject();
@@ -664,11 +705,17 @@ static int op_list_command_invocations(struct dss_call *call, const cJSON *param
             buf_free(&both);
             cJSON_AddStringToObject(p, "Output", text);
             free(text);
-            cJSON_AddStringToObject(p, "StandardOutputUrl", "");
-            cJSON_AddStringToObject(p, "StandardErrorUrl", "");
+            char prefix[1200] = "";
+            if (*col(st, I_BUCKET)) { /* the plugin's own folder, as AWS shows it */
+                char base[1100];
+                output_key_prefix(col(st, I_PREFIX), col(st, I_CID), col(st, I_IID), base, sizeof base);
+                snprintf(prefix, sizeof prefix, "%s/%s", base, plugin_folder(col(st, I_DOC)));
+            }
+            cJSON_AddStringToObject(p, "StandardOutputUrl", out_url);
+            cJSON_AddStringToObject(p, "StandardErrorUrl", err_url);
             cJSON_AddStringToObject(p, "OutputS3Region", "us-east-1");
-            cJSON_AddStringToObject(p, "OutputS3BucketName", "");
-            cJSON_AddStringToObject(p, "OutputS3KeyPrefix", "");
+            cJSON_AddStringToObject(p, "OutputS3BucketName", col(st, I_BUCKET));
+            cJSON_AddStringToObject(p, "OutputS3KeyPrefix", prefix);
             cJSON_AddItemToArray(plugins, p);
         }
         cJSON_AddStringToObject(o, "ServiceRole", "");
@@ -906,7 +953,8 @@ static int op_get_messages(struct dss_call *call, const cJSON *params, cJSON **r
     sqlite3_reset(st);
     (void)busy; /* the table knows better: a worker's poll may have started before its command ended */
     if (!running) {
-        st = dss_stmt(call, "SELECT c.id, c.document, c.params, c.exec_timeout_s FROM ssm_invocations v JOIN "
+        st = dss_stmt(call, "SELECT c.id, c.document, c.params, c.exec_timeout_s, c.output_bucket, c.output_prefix "
+                            "FROM ssm_invocations v JOIN "
                             "ssm_commands c ON c.id = v.command_id WHERE v.instance_id = ? AND v.status = 'Pending' "
                             "ORDER BY v.seq LIMIT 1");
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -924,6 +972,12 @@ static int op_get_messages(struct dss_call *call, const cJSON *params, cJSON **r
                 cJSON_AddStringToObject(p, "WorkingDirectory", wd->child->valuestring);
             cJSON_Delete(prm);
             cJSON_AddNumberToObject(p, "ExecutionTimeout", (double)sqlite3_column_int64(st, 3));
+            if (*col(st, 4)) { /* the agent uploads the output there (dss-worker.c) */
+                char prefix[1100];
+                output_key_prefix(col(st, 5), cid, id, prefix, sizeof prefix);
+                cJSON_AddStringToObject(p, "OutputS3BucketName", col(st, 4));
+                cJSON_AddStringToObject(p, "OutputS3KeyPrefix", prefix);
+            }
             char *text = cJSON_PrintUnformatted(p);
             cJSON_Delete(p);
             cJSON *m = cJSON_CreateObject();

@@ -129,6 +129,44 @@ class SSMTest(InstancesTestCase):
                          ("TimedOut", "Delivery Timed Out", 1, 0))
         self.assertEqual(self.ssm.get_command_invocation(CommandId=busy, InstanceId=iid)["Status"], "InProgress")
 
+    def test_output_to_s3_bucket(self):
+        """OutputS3BucketName: the worker (the agent) uploads all of stdout, past the 24,000
+        characters GetCommandInvocation shows, and stderr with the agent's own last line, under
+        PREFIX/COMMAND/INSTANCE/awsrunShellScript/0.awsrunShellScript/; the invocation's URLs and
+        the plugin's OutputS3KeyPrefix name them. No stderr, no stderr object; a missing bucket
+        costs the output, not the command."""
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket="ssm-output")
+        cid = self.send(["head -c 30000 /dev/zero | tr '\\0' x", "echo oops >&2", "exit 3"],
+                        OutputS3BucketName="ssm-output", OutputS3KeyPrefix="runs/a b")
+        inv = self.wait_command(cid, self.iid)
+        self.assertEqual((inv["Status"], len(inv["StandardOutputContent"])), ("Failed", 24000))
+        base = "runs/a b/%s/%s/awsrunShellScript" % (cid, self.iid)
+        body = lambda key: s3.get_object(Bucket="ssm-output", Key=key)["Body"].read()
+        self.assertEqual(body(base + "/0.awsrunShellScript/stdout"), b"x" * 30000)
+        self.assertEqual(body(base + "/0.awsrunShellScript/stderr"), b"oops\nfailed to run commands: exit status 3\n")
+        self.assertTrue(inv["StandardOutputUrl"].endswith("/ssm-output/%s/0.awsrunShellScript/stdout" % base),
+                        inv["StandardOutputUrl"])
+        self.assertTrue(inv["StandardErrorUrl"].endswith("/0.awsrunShellScript/stderr"), inv["StandardErrorUrl"])
+        listed = self.ssm.list_command_invocations(CommandId=cid, Details=True)["CommandInvocations"][0]
+        plugin = listed["CommandPlugins"][0]
+        self.assertEqual((plugin["OutputS3BucketName"], plugin["OutputS3KeyPrefix"]), ("ssm-output", base))
+        self.assertEqual(plugin["StandardOutputUrl"], inv["StandardOutputUrl"])
+
+        quiet = self.send(["echo quiet"], OutputS3BucketName="ssm-output")
+        self.assertEqual(self.wait_command(quiet, self.iid)["Status"], "Success")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="ssm-output", Prefix=quiet)["Contents"]]
+        self.assertEqual(keys, ["%s/%s/awsrunShellScript/0.awsrunShellScript/stdout" % (quiet, self.iid)])
+        self.assertEqual(body(keys[0]), b"quiet\n")
+
+        lost = self.send(["echo lost"], OutputS3BucketName="no-such-output-bucket")
+        inv = self.wait_command(lost, self.iid)
+        self.assertEqual((inv["Status"], inv["StandardOutputContent"]), ("Success", "lost\n"))
+
+        plain = self.send(["echo plain"])
+        inv = self.wait_command(plain, self.iid)
+        self.assertEqual((inv["StandardOutputUrl"], inv["StandardErrorUrl"]), ("", ""))
+
     def test_output_limit_and_targets(self):
         cid = self.send(["head -c 30000 /dev/zero | tr '\\0' x", "head -c 30000 /dev/zero | tr '\\0' y >&2"])
         inv = self.wait_command(cid, self.iid)
