@@ -343,6 +343,7 @@ void dss_fail_member(struct dss_call *c, const char *name, cJSON *value)
     cJSON_AddItemToObject(c->err_members, name, value);
 }
 
+const cJSON *dss_error_members(struct dss_call *c) { return c->err_members; }
 enum dss_error dss_error_last(struct dss_call *c) { return c->err; }
 const char *dss_error_message(struct dss_call *c) { return c->err_msg; }
 

@@ -94,9 +94,12 @@ void dss_fail_set(struct dss_call *call, enum dss_error err, const char *fmt, ..
 static inline int dss_failed(void) { return DSS_ERR; }
 #define dss_fail(call, ...) (dss_fail_set((call), __VA_ARGS__), dss_failed())
 
-/* Adds a member to the JSON error body of the error just recorded with dss_fail() (DynamoDB's
- * ConditionalCheckFailedException carries the Item); takes value. Another dss_fail() drops it. */
+/* Adds a member to the error body of the error just recorded with dss_fail() (DynamoDB's
+ * ConditionalCheckFailedException carries the Item, S3's InvalidRange the range asked for);
+ * takes value. Another dss_fail() drops it. dss_error_members() lists them (NULL: none) for
+ * a service that renders its own errors. */
 void dss_fail_member(struct dss_call *call, const char *name, cJSON *value);
+const cJSON *dss_error_members(struct dss_call *call);
 
 /* The error and message the last dss_fail() recorded (batch operations report per-entry
  * errors from them instead of failing the call). */

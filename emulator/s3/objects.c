@@ -372,8 +372,13 @@ int s3_get_object(struct dss_call *call, const cJSON *params, cJSON **result)
         ranged = part_range(call, &o, part, &first, &last) == 0 ? 1 : -2;
     } else if (cond == 0) {
         ranged = parse_range(dss_param_str(params, "Range"), o.size, &first, &last);
-        if (ranged < 0)
+        if (ranged < 0) {
+            char size[32];
+            snprintf(size, sizeof size, "%lld", (long long)o.size);
             dss_fail(call, DSS_E_InvalidRange, "The requested range is not satisfiable");
+            dss_fail_member(call, "RangeRequested", cJSON_CreateString(dss_param_str(params, "Range")));
+            dss_fail_member(call, "ActualObjectSize", cJSON_CreateString(size));
+        }
     }
     if (cond == DSS_ERR || ranged < 0) {
         s3_object_cleanup(&o);

@@ -114,6 +114,10 @@ static void reply_error(struct dss_call *call, const struct s3_req *r, enum dss_
         xml_element(&b, "Key", r->route.key);
     if (r && err == DSS_E_NoSuchUpload && s3_query(&r->route, "uploadId"))
         xml_element(&b, "UploadId", s3_query(&r->route, "uploadId"));
+    const cJSON *m = err == dss_error_last(call) ? dss_error_members(call) : NULL; /* InvalidRange's RangeRequested */
+    for (m = m ? m->child : NULL; m; m = m->next)
+        if (cJSON_IsString(m))
+            xml_element(&b, m->string, m->valuestring);
     xml_element(&b, "RequestId", dss_call_request_id(call));
     xml_element(&b, "HostId", dss_call_request_id(call));
     xml_close(&b, "Error");

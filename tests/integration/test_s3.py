@@ -219,6 +219,10 @@ class TestObjects(S3Base):
             self.assertEqual(g["ContentRange"], content_range)
             self.assertEqual(g["ResponseMetadata"]["HTTPStatusCode"], 206)
         self.assertEqual(error_of(self.s3.get_object, Bucket=b, Key="k", Range="bytes=2000-"), ("InvalidRange", 416))
+        with self.assertRaises(ClientError) as cm:  # S3's document names the range and the size
+            self.s3.get_object(Bucket=b, Key="k", Range="bytes=2000-")
+        err = cm.exception.response["Error"]
+        self.assertEqual((err.get("RangeRequested"), err.get("ActualObjectSize")), ("bytes=2000-", "1024"))
         # Not a range S3 serves: the whole object.
         self.assertEqual(self.s3.get_object(Bucket=b, Key="k", Range="bytes=0-1,4-5")["Body"].read(), data)
         # Conditions.
