@@ -393,6 +393,30 @@ class TestListings(S3Base):
 
 
 class TestMultipart(S3Base):
+    def test_post_with_a_form_content_type(self):
+        """S3's POSTs sent with a form Content-Type (curl -d sends one) are S3's, not taken for the
+        Query protocol: they name their sub-resource (?uploads, ?uploadId=, ?delete)."""
+        b = self.bucket("form-posts")
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        status, _, body = self.raw("POST", "/%s/big?uploads" % b, b"", form)
+        self.assertEqual(status, 200, body)
+        upload = re.search(rb"<UploadId>([^<]+)</UploadId>", body).group(1).decode()
+        part = self.s3.upload_part(Bucket=b, Key="big", UploadId=upload, PartNumber=1, Body=b"hello")
+        done = ("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>"
+                "</CompleteMultipartUpload>" % part["ETag"]).encode()
+        status, _, body = self.raw("POST", "/%s/big?uploadId=%s" % (b, upload), done, form)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.s3.get_object(Bucket=b, Key="big")["Body"].read(), b"hello")
+        gone = b"<Delete><Object><Key>big</Key></Object><Quiet>true</Quiet></Delete>"
+        md5 = base64.b64encode(hashlib.md5(gone).digest()).decode()
+        status, _, body = self.raw("POST", "/%s?delete" % b, gone, dict(form, **{"Content-MD5": md5}))
+        self.assertEqual(status, 200, body)
+        self.assertNotIn("Contents", self.s3.list_objects_v2(Bucket=b))
+        # Without a sub-resource a form POST is still the Query protocol's.
+        status, _, body = self.raw("POST", "/", b"Version=2012-11-05", form)
+        self.assertEqual(status, 400)
+        self.assertIn(b"MissingAction", body)
+
     def upload(self, b, key, parts, **kw):
         up = self.s3.create_multipart_upload(Bucket=b, Key=key, **kw)
         done = []
