@@ -651,20 +651,13 @@ out:
     return rc;
 }
 
-/* 1 if the raw target's query string names one of S3's POST sub-resources (?uploads,
- * ?uploadId=, ?delete, ?restore, ?select): no Query-protocol request has those, so such a POST
- * is S3's whatever its Content-Type (curl -d sends a form type). */
-static int names_s3_post_subresource(const char *uri)
+/* 1 if a REST service takes this form-typed POST as its own (dss_rest_handler). */
+static int rest_takes_form_post(struct dss_call *c)
 {
-    static const char *const names[] = {"uploads", "uploadId", "delete", "restore", "select", NULL};
-    const char *q = uri ? strchr(uri, '?') : NULL;
-    while (q && *q) {
-        q++;
-        size_t n = strcspn(q, "=&");
-        for (const char *const *name = names; *name; name++)
-            if (n == strlen(*name) && strncmp(q, *name, n) == 0)
-                return 1;
-        q = strchr(q, '&');
+    for (int i = 0; c->uri && dss_services[i]; i++) {
+        const struct dss_rest_handler *h = dss_services[i]->rest;
+        if (h && h->takes_form_post && h->takes_form_post(header(c, "Host"), c->uri))
+            return 1;
     }
     return 0;
 }
@@ -674,7 +667,7 @@ static int is_query_request(struct dss_call *c)
     const char *ctype = header(c, "Content-Type");
     if (strcmp(c->method, "POST") == 0 && ctype &&
         strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0)
-        return !names_s3_post_subresource(c->uri);
+        return !rest_takes_form_post(c);
     return MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "Action") != NULL;
 }
 

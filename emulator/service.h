@@ -132,6 +132,10 @@ int dss_param_int(const cJSON *params, const char *name, int64_t *out);
  * complete the service runs its operations with dss_run() and answers with exactly one
  * dss_reply_buffer() or dss_reply_fd(), after any number of dss_reply_header() calls. */
 struct dss_rest_handler {
+    /* Optional: 1 if a POST to uri (the target as sent) with the Query protocol's form
+     * Content-Type is this service's all the same (S3: one that names an operation of its
+     * route table, as `curl -d` sends); asked before the request is routed to Query. */
+    int (*takes_form_post)(const char *host, const char *uri);
     /* Returns 1 and sets *ctx to take the request, 0 to leave it. May already answer (an
      * early error such as a body too large to accept): the body is then never read. */
     int (*claim)(struct dss_call *call, void **ctx);

@@ -492,7 +492,20 @@ static void s3_release(void *ctx)
     free(r);
 }
 
+/* A form-typed POST is S3's when it names one of S3's POST operations (?uploads, ?uploadId=,
+ * ?delete): no Query-protocol request has those. */
+static int s3_takes_form_post(const char *host, const char *uri)
+{
+    if (!strchr(uri, '?')) /* every S3 POST names its operation in the query: SQS's Query POSTs stop here */
+        return 0;
+    struct s3_route route;
+    int named = s3_route("POST", host, uri, 0, &route) == 0;
+    s3_route_free(&route);
+    return named;
+}
+
 const struct dss_rest_handler s3_rest_handler = {
+    .takes_form_post = s3_takes_form_post,
     .claim = s3_claim,
     .body = s3_body,
     .finish = s3_finish,
