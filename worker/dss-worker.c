@@ -181,9 +181,9 @@ struct command {
     int exit_code, exited;
     int64_t exited_at;
     /* OutputS3BucketName: the whole of stdout and stderr, spooled to unlinked files, go there
-     * under KEY_PREFIX/PLUGIN/0.PLUGIN/ when the command ends (upload_output). */
-    char bucket[64], key_prefix[1100];
-    const char *plugin_folder;
+     * as KEY_PREFIX/stdout and KEY_PREFIX/stderr (the step's folder, which the emulator names)
+     * when the command ends (upload_output). */
+    char bucket[64], key_prefix[1300];
     FILE *spool_out, *spool_err;
 };
 
@@ -258,11 +258,10 @@ static void command_start(const cJSON *payload)
     cmd.active = 1;
     int pwsh = doc && !strcmp(doc, "AWS-RunPowerShellScript");
     const char *bucket = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "OutputS3BucketName"));
-    const char *prefix = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "OutputS3KeyPrefix"));
+    const char *prefix = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "OutputS3StepPrefix"));
     if (bucket && *bucket && prefix) {
         snprintf(cmd.bucket, sizeof cmd.bucket, "%s", bucket);
         snprintf(cmd.key_prefix, sizeof cmd.key_prefix, "%s", prefix);
-        cmd.plugin_folder = pwsh ? "awsrunPowerShellScript" : "awsrunShellScript";
         cmd.spool_out = tmpfile();
         cmd.spool_err = tmpfile();
     }
@@ -424,7 +423,7 @@ static void upload_output(const char *out, const char *err)
         fflush(f);
         rewind(f);
         char key[1400];
-        snprintf(key, sizeof key, "%s/%s/0.%s/%s", cmd.key_prefix, cmd.plugin_folder, cmd.plugin_folder, names[i]);
+        snprintf(key, sizeof key, "%s/%s", cmd.key_prefix, names[i]);
         struct s3_reply r;
         if (s3_request(endpoint, region ? region : "us-east-1", "PUT", cmd.bucket, key, NULL, f,
                        (curl_off_t)(size > 0 ? size : 0), NULL, &r))

@@ -456,17 +456,22 @@ static const char *plugin_name(const char *doc)
     return !strcmp(doc, "AWS-RunPowerShellScript") ? "aws:runPowerShellScript" : "aws:runShellScript";
 }
 
-/* The folder a plugin's output goes to under the command's output key prefix. */
-static const char *plugin_folder(const char *doc)
-{
-    return !strcmp(doc, "AWS-RunPowerShellScript") ? "awsrunPowerShellScript" : "awsrunShellScript";
-}
+/* Where the agent puts an invocation's output in OutputS3BucketName: the plugin's folder,
+ * [OutputS3KeyPrefix/]COMMAND/INSTANCE/awsrunShellScript (the plugin's name without its ':'),
+ * and in it the step's folder, 0.awsrunShellScript, which holds stdout and stderr. */
+enum output_folder { PLUGIN_FOLDER, STEP_FOLDER };
 
-/* The key prefix an invocation's output goes under in OutputS3BucketName, as the agent lays
- * it out: [OutputS3KeyPrefix/]COMMAND/INSTANCE. */
-static void output_key_prefix(const char *prefix, const char *cid, const char *iid, char *out, size_t n)
+static void output_folder(const char *prefix, const char *cid, const char *iid, const char *doc,
+                          enum output_folder which, char *out, size_t n)
 {
-    snprintf(out, n, "%s%s%s/%s", prefix && *prefix ? prefix : "", prefix && *prefix ? "/" : "", cid, iid);
+    char plugin[32];
+    size_t j = 0;
+    for (const char *p = plugin_name(doc); *p && j + 1 < sizeof plugin; p++)
+        if (*p != ':')
+            plugin[j++] = *p;
+    plugin[j] = '\0';
+    snprintf(out, n, "%s%s%s/%s/%s%s%s", prefix && *prefix ? prefix : "", prefix && *prefix ? "/" : "", cid, iid,
+             plugin, which == STEP_FOLDER ? "/0." : "", which == STEP_FOLDER ? plugin : "");
 }
 
 #define INV_SELECT "SELECT v.command_id, v.instance_id, v.status, v.details, v.response_code, v.stdout, " \
@@ -481,14 +486,13 @@ enum { I_CID, I_IID, I_STATUS, I_DETAILS, I_CODE, I_STDOUT, I_STDERR, I_START, I
  * bucket and the invocation ran to its end, when the worker has uploaded it. */
 static void output_url(struct dss_call *call, sqlite3_stmt *st, const char *stream, char *out, size_t n)
 {
-    const char *bucket = col(st, I_BUCKET), *doc = col(st, I_DOC);
+    const char *bucket = col(st, I_BUCKET);
     out[0] = '\0';
     if (!*bucket || !sqlite3_column_int64(st, I_START) || !sqlite3_column_int64(st, I_END))
         return;
-    char prefix[1200];
-    output_key_prefix(col(st, I_PREFIX), col(st, I_CID), col(st, I_IID), prefix, sizeof prefix);
-    snprintf(out, n, "http://%s/%s/%s/%s/0.%s/%s", dss_call_host(call), bucket, prefix, plugin_folder(doc),
-             plugin_folder(doc), stream);
+    char step[1300];
+    output_folder(col(st, I_PREFIX), col(st, I_CID), col(st, I_IID), col(st, I_DOC), STEP_FOLDER, step, sizeof step);
+    snprintf(out, n, "http://%s/%s/%s/%s", dss_call_host(call), bucket, step, stream);
 }
 
 /* GetCommandInvocation: CommandId, InstanceId, PluginName. */
@@ -705,12 +709,10 @@ static int op_list_command_invocations(struct dss_call *call, const cJSON *param
             buf_free(&both);
             cJSON_AddStringToObject(p, "Output", text);
             free(text);
-            char prefix[1200] = "";
-            if (*col(st, I_BUCKET)) { /* the plugin's own folder, as AWS shows it */
-                char base[1100];
-                output_key_prefix(col(st, I_PREFIX), col(st, I_CID), col(st, I_IID), base, sizeof base);
-                snprintf(prefix, sizeof prefix, "%s/%s", base, plugin_folder(col(st, I_DOC)));
-            }
+            char prefix[1300] = ""; /* the plugin's own folder, as AWS shows it */
+            if (*col(st, I_BUCKET))
+                output_folder(col(st, I_PREFIX), col(st, I_CID), col(st, I_IID), col(st, I_DOC), PLUGIN_FOLDER,
+                              prefix, sizeof prefix);
             cJSON_AddStringToObject(p, "StandardOutputUrl", out_url);
             cJSON_AddStringToObject(p, "StandardErrorUrl", err_url);
             cJSON_AddStringToObject(p, "OutputS3Region", "us-east-1");
@@ -972,11 +974,11 @@ static int op_get_messages(struct dss_call *call, const cJSON *params, cJSON **r
                 cJSON_AddStringToObject(p, "WorkingDirectory", wd->child->valuestring);
             cJSON_Delete(prm);
             cJSON_AddNumberToObject(p, "ExecutionTimeout", (double)sqlite3_column_int64(st, 3));
-            if (*col(st, 4)) { /* the agent uploads the output there (dss-worker.c) */
-                char prefix[1100];
-                output_key_prefix(col(st, 5), cid, id, prefix, sizeof prefix);
+            if (*col(st, 4)) { /* the worker uploads stdout and stderr into the step's folder */
+                char step[1300];
+                output_folder(col(st, 5), cid, id, col(st, 1), STEP_FOLDER, step, sizeof step);
                 cJSON_AddStringToObject(p, "OutputS3BucketName", col(st, 4));
-                cJSON_AddStringToObject(p, "OutputS3KeyPrefix", prefix);
+                cJSON_AddStringToObject(p, "OutputS3StepPrefix", step);
             }
             char *text = cJSON_PrintUnformatted(p);
             cJSON_Delete(p);
