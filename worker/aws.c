@@ -42,20 +42,16 @@ struct opts {
 };
 static struct opts o;
 
+/* An S3 answer (s3req.h) and, when it failed, its error as the CLI names it. */
 struct response {
-    long status;
-    struct {
-        char *data;
-        size_t len;
-    } body;
-    time_t mtime;
+    struct s3_reply rep;
     char err_code[128], err_msg[512];
 };
 
 static void xml_error(struct response *r)
 {
     r->err_code[0] = r->err_msg[0] = '\0';
-    xmlDocPtr doc = r->body.len ? xmlReadMemory(r->body.data, (int)r->body.len, NULL, NULL, XML_PARSE_NONET) : NULL;
+    xmlDocPtr doc = r->rep.body_len ? xmlReadMemory(r->rep.body, (int)r->rep.body_len, NULL, NULL, XML_PARSE_NONET) : NULL;
     for (xmlNodePtr n = doc ? xmlDocGetRootElement(doc)->children : NULL; n; n = n->next) {
         xmlChar *t = xmlNodeGetContent(n);
         if (!xmlStrcmp(n->name, BAD_CAST "Code"))
@@ -66,38 +62,32 @@ static void xml_error(struct response *r)
     }
     xmlFreeDoc(doc);
     if (!r->err_code[0]) {
-        snprintf(r->err_code, sizeof r->err_code, "%ld", r->status);
-        snprintf(r->err_msg, sizeof r->err_msg, r->status == 404 ? "Not Found" : "HTTP %ld", r->status);
+        snprintf(r->err_code, sizeof r->err_code, "%ld", r->rep.status);
+        snprintf(r->err_msg, sizeof r->err_msg, r->rep.status == 404 ? "Not Found" : "HTTP %ld", r->rep.status);
     }
 }
 
 /* One S3 request (s3req.h): method on /bucket[/key][?query]; upload from in (size bytes) or
- * download into out (else into r->body). Returns 0 on a 2xx; else r names the error as the CLI
+ * download into out (else into r->rep.body). Returns 0 on a 2xx; else r names the error as the CLI
  * would. */
 static int s3(const char *method, const char *bucket, const char *key, const char *query, FILE *in, curl_off_t size,
               FILE *out, struct response *r)
 {
-    struct s3_reply rep;
     memset(r, 0, sizeof *r);
-    int rc = s3_request(o.endpoint, o.region, method, bucket, key, query, in, size, out, &rep);
-    r->status = rep.status;
-    r->body.data = rep.body; /* response_free() frees it */
-    r->body.len = rep.body_len;
-    r->mtime = rep.mtime;
-    if (rc == 0)
+    if (s3_request(o.endpoint, o.region, method, bucket, key, query, in, size, out, &r->rep) == 0)
         return 0;
-    switch (rep.outcome) {
+    switch (r->rep.outcome) {
     case S3_UNREADABLE:
         snprintf(r->err_code, sizeof r->err_code, "ReadError");
         snprintf(r->err_msg, sizeof r->err_msg, "%s", strerror(errno));
         break;
     case S3_UNSIGNABLE:
         snprintf(r->err_code, sizeof r->err_code, "InvalidURL");
-        snprintf(r->err_msg, sizeof r->err_msg, "Cannot sign a request to \"%.400s\"", rep.url);
+        snprintf(r->err_msg, sizeof r->err_msg, "Cannot sign a request to \"%.400s\"", r->rep.url);
         break;
     case S3_NO_CONNECTION:
         snprintf(r->err_code, sizeof r->err_code, "EndpointConnectionError");
-        snprintf(r->err_msg, sizeof r->err_msg, "Could not connect to the endpoint URL: \"%.400s\"", rep.url);
+        snprintf(r->err_msg, sizeof r->err_msg, "Could not connect to the endpoint URL: \"%.400s\"", r->rep.url);
         break;
     case S3_ANSWERED:
         xml_error(r);
@@ -108,8 +98,7 @@ static int s3(const char *method, const char *bucket, const char *key, const cha
 
 static void response_free(struct response *r)
 {
-    free(r->body.data);
-    r->body.data = NULL;
+    s3_reply_free(&r->rep);
 }
 
 /* ---- Paths ---- */
@@ -259,8 +248,8 @@ static int download(const char *bucket, const char *key, const char *file)
         fprintf(stderr, "download failed: %s to %s [Errno %d] %s\n", src, shown, errno, strerror(errno));
         rc = -1;
     } else {
-        if (r.mtime) { /* as the CLI does: the file gets the object's LastModified */
-            struct timespec ts[2] = {{r.mtime, 0}, {r.mtime, 0}};
+        if (r.rep.mtime) { /* as the CLI does: the file gets the object's LastModified */
+            struct timespec ts[2] = {{r.rep.mtime, 0}, {r.rep.mtime, 0}};
             utimensat(AT_FDCWD, file, ts, 0);
         }
         say("download: %s to %s\n", src, shown);
@@ -340,7 +329,7 @@ static int list(const char *bucket, const char *prefix, int delimited, struct li
                  token[0] ? "&continuation-token=" : "", token[0] ? etok : "");
         xmlDocPtr doc = NULL;
         if (s3("GET", bucket, NULL, query, NULL, 0, NULL, err) == 0) {
-            doc = xmlReadMemory(err->body.data, (int)err->body.len, NULL, NULL, XML_PARSE_NONET);
+            doc = xmlReadMemory(err->rep.body, (int)err->rep.body_len, NULL, NULL, XML_PARSE_NONET);
             response_free(err);
         }
         if (!doc) { /* a later page failed: nothing of the earlier ones is kept */
@@ -409,7 +398,7 @@ static int cmd_ls(int argc, char **argv)
             response_free(&r);
             return 254;
         }
-        xmlDocPtr doc = xmlReadMemory(r.body.data, (int)r.body.len, NULL, NULL, XML_PARSE_NONET);
+        xmlDocPtr doc = xmlReadMemory(r.rep.body, (int)r.rep.body_len, NULL, NULL, XML_PARSE_NONET);
         response_free(&r);
         for (xmlNodePtr n = doc ? xmlDocGetRootElement(doc)->children : NULL; n; n = n->next)
             for (xmlNodePtr b = !xmlStrcmp(n->name, BAD_CAST "Buckets") ? n->children : NULL; b; b = b->next) {
@@ -538,7 +527,7 @@ static int cmd_cp_sync(int sync, int argc, char **argv)
         struct listing l = {0};
         struct response r = {0};
         if (sync && list(db, dk, 0, &l, &r)) {
-            if (!strcmp(r.err_code, "NoSuchBucket") || r.status) {
+            if (!strcmp(r.err_code, "NoSuchBucket") || r.rep.status) {
                 fprintf(stderr, "fatal error: An error occurred (%s) when calling the ListObjectsV2 operation: %s\n",
                         r.err_code, r.err_msg);
                 response_free(&r);
