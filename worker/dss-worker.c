@@ -213,7 +213,24 @@ static int find_on_path(const char *name)
     return 0;
 }
 
-static void report(const char *status, int code, const char *out, const char *err);
+static void report(const char *status, int code);
+
+/* Appends the agent's own text to the command's stderr: what the reply carries (past the cap
+ * on the command's own output) and, with an output bucket, what is uploaded. */
+static void agent_stderr(const char *text)
+{
+    size_t n = strlen(text);
+    curl_sink_write((char *)text, 1, n, &cmd.err);
+    if (cmd.spool_err)
+        fwrite(text, 1, n, cmd.spool_err);
+}
+
+/* The command could not start: reports it Failed with the agent's message. */
+static void start_failed(const char *msg)
+{
+    agent_stderr(msg);
+    report("Failed", 1);
+}
 
 /* The guard's stack: one guard at a time, reaped before the next command starts. */
 static char guard_stack[64 * 1024] __attribute__((aligned(16)));
@@ -266,8 +283,8 @@ static void command_start(const cJSON *payload)
         cmd.spool_err = tmpfile();
     }
     if (pwsh && !find_on_path("pwsh")) {
-        report("Failed", 1, "", "AWS-RunPowerShellScript needs PowerShell, but pwsh is not installed on this "
-                                "instance (dss worker).\nfailed to run commands: exit status 1\n");
+        start_failed("AWS-RunPowerShellScript needs PowerShell, but pwsh is not installed on this "
+                     "instance (dss worker).\nfailed to run commands: exit status 1\n");
         return;
     }
     if (wd && *wd) {
@@ -276,7 +293,7 @@ static void command_start(const cJSON *payload)
             char msg[600];
             snprintf(msg, sizeof msg, "Invalid workingDirectory %.400s, directory doesn't exist.\n"
                                       "failed to run commands: exit status 1\n", wd);
-            report("Failed", 1, "", msg);
+            start_failed(msg);
             return;
         }
     }
@@ -285,7 +302,7 @@ static void command_start(const cJSON *payload)
     cJSON_ArrayForEach(c, cmds) if (cJSON_IsString(c)) len += strlen(c->valuestring) + 1;
     char *script = calloc(1, len);
     if (!script) {
-        report("Failed", 1, "", "out of memory\n");
+        start_failed("out of memory\n");
         return;
     }
     cJSON_ArrayForEach(c, cmds) {
@@ -298,7 +315,7 @@ static void command_start(const cJSON *payload)
     int out[2], err[2], guard[2];
     if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(guard, O_CLOEXEC)) {
         free(script);
-        report("Failed", 1, "", "cannot create pipes\n");
+        start_failed("cannot create pipes\n");
         return;
     }
     /* The guard: leader of the command's group; kills it when the worker goes. */
@@ -308,7 +325,7 @@ static void command_start(const cJSON *payload)
     if (g < 0) {
         free(script);
         close(out[0]), close(out[1]), close(err[0]), close(err[1]), close(guard[0]), close(guard[1]);
-        report("Failed", 1, "", "cannot start the command's guard process\n");
+        start_failed("cannot start the command's guard process\n");
         return;
     }
     setpgid(g, g);
@@ -356,7 +373,7 @@ static void command_start(const cJSON *payload)
         waitpid(g, NULL, 0);
         close(cmd.guard_w);
         cmd.guard_w = -1;
-        report("Failed", 1, "", msg);
+        start_failed(msg);
         return;
     }
     cmd.shell = pid;
@@ -403,20 +420,18 @@ static void drain(int *fd, struct curl_sink *b, FILE *spool)
 }
 
 /* The agent's upload of a command's output to its OutputS3BucketName: all of stdout, and of
- * stderr when there is any; for a command that never started, the text it is reported with.
- * Done before the reply, so the output is there when the status says the command ended. A
- * failed upload is logged; the command's status stands. */
-static void upload_output(const char *out, const char *err)
+ * stderr when there is any (the agent's own lines included). Done before the reply, so the
+ * output is there when the status says the command ended. A failed upload is logged; the
+ * command's status stands. */
+static void upload_output(void)
 {
-    const char *names[2] = {"stdout", "stderr"}, *texts[2] = {out, err};
+    const char *names[2] = {"stdout", "stderr"};
     FILE *spools[2] = {cmd.spool_out, cmd.spool_err};
     const char *region = getenv("AWS_REGION");
     for (int i = 0; i < 2; i++) {
         FILE *f = spools[i];
         if (!f)
             continue;
-        if (ftell(f) == 0)
-            fputs(texts[i], f);
         long size = ftell(f);
         if (size <= 0 && i == 1)
             continue;
@@ -433,10 +448,12 @@ static void upload_output(const char *out, const char *err)
     }
 }
 
-static void report(const char *status, int code, const char *out, const char *err)
+/* Reports the command's end with the output kept (SendReply) and clears it. */
+static void report(const char *status, int code)
 {
+    const char *out = cmd.out.data ? cmd.out.data : "", *err = cmd.err.data ? cmd.err.data : "";
     if (cmd.bucket[0])
-        upload_output(out, err);
+        upload_output();
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "CommandId", cmd.id);
     cJSON_AddStringToObject(p, "Status", status);
@@ -506,23 +523,12 @@ static void command_step(void)
         code = -1;
         keep_output(&cmd.err, "", 0);
     }
-    char *out = cmd.out.data ? strdup(cmd.out.data) : strdup("");
-    char *err = cmd.err.data ? strdup(cmd.err.data) : strdup("");
     if (!cmd.ending && cmd.exit_code != 0) { /* the agent's own line, as on AWS */
         char line[64];
-        snprintf(line, sizeof line, "failed to run commands: exit status %d", cmd.exit_code);
-        size_t n = strlen(err);
-        char *g = realloc(err, n + strlen(line) + 2);
-        if (g) {
-            err = g;
-            snprintf(err + n, strlen(line) + 2, "%s\n", line);
-        }
-        if (cmd.spool_err)
-            fprintf(cmd.spool_err, "%s\n", line);
+        snprintf(line, sizeof line, "failed to run commands: exit status %d\n", cmd.exit_code);
+        agent_stderr(line);
     }
-    report(status_s, code, out ? out : "", err ? err : "");
-    free(out);
-    free(err);
+    report(status_s, code);
 }
 
 /* ---- Messages ---- */
