@@ -65,7 +65,9 @@ int s3_request(const char *endpoint, const char *region, const char *method, con
     snprintf(url, sizeof r->url, "%s/%s%s%s%s%s", endpoint, bucket ? bucket : "", key ? "/" : "", ekey,
              query ? "?" : "", query ? query : "");
     char hash[65];
-    if (in ? worker_sha256_file(in, hash) : (worker_sha256_hex("", 0, hash), 0)) {
+    if (!in) {
+        worker_sha256_hex("", 0, hash);
+    } else if (worker_sha256_file(in, hash)) {
         r->outcome = S3_UNREADABLE;
         return -1;
     }
