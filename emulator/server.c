@@ -92,6 +92,10 @@ struct dss_call {
     struct reply_header { char *name, *value; } *reply_headers;
     size_t n_reply_headers;
     const char *target;      /* X-Amz-Target (borrowed: the header, or dss_server_call_json's) */
+    /* dss_call_lend_bytes() and dss_call_give_bytes(): bytes beside the parameter tree. */
+    const char *bytes;       /* borrowed, or bytes_given */
+    size_t bytes_len;
+    char *bytes_given;       /* owned */
 };
 
 static struct MHD_Daemon *daemon_;
@@ -275,6 +279,36 @@ const char *dss_call_uri(struct dss_call *c) { return c->uri ? c->uri : c->path;
 const char *dss_call_header(struct dss_call *c, const char *name) { return header(c, name); }
 const char *dss_call_body(struct dss_call *c, size_t *len) { *len = c->body.len; return c->body.data; }
 const char *dss_data_dir(void) { return server_data_dir; }
+
+void dss_call_lend_bytes(struct dss_call *c, const char *data, size_t len)
+{
+    free(c->bytes_given);
+    c->bytes_given = NULL;
+    c->bytes = data;
+    c->bytes_len = len;
+}
+
+const char *dss_call_bytes(struct dss_call *c, size_t *len)
+{
+    *len = c->bytes_len;
+    return c->bytes;
+}
+
+void dss_call_give_bytes(struct dss_call *c, char *data, size_t len)
+{
+    free(c->bytes_given);
+    c->bytes = c->bytes_given = data;
+    c->bytes_len = data ? len : 0;
+}
+
+char *dss_call_take_bytes(struct dss_call *c, size_t *len)
+{
+    char *data = c->bytes_given;
+    *len = data ? c->bytes_len : 0;
+    c->bytes = c->bytes_given = NULL;
+    c->bytes_len = 0;
+    return data;
+}
 int dss_server_port(void) { return server_port; }
 
 const char *dss_call_peer(struct dss_call *c)
@@ -1049,6 +1083,7 @@ static void call_free(struct dss_call *c)
     drop_wakes(c);
     reply_headers_free(c);
     cJSON_Delete(c->err_members);
+    free(c->bytes_given);
     free(c->uri);
     dss_auth_body_free(c->auth_body);
     cJSON_Delete(c->params);

@@ -164,6 +164,16 @@ const char *dss_data_dir(void);
  * the error recorded. params is borrowed. */
 int dss_run(struct dss_call *call, const struct dss_operation *op, const cJSON *params, cJSON **result);
 
+/* Bytes that travel beside the parameter tree, where a REST payload is not a tree (S3's small
+ * objects, whose bytes live in the database): the handler lends the request's before
+ * dss_run(), an operation reads them, or gives the answer's, which the handler takes after. */
+void dss_call_lend_bytes(struct dss_call *call, const char *data, size_t len);
+const char *dss_call_bytes(struct dss_call *call, size_t *len);
+/* Takes ownership of data (malloc'd, or NULL when len is 0); frees bytes given earlier. */
+void dss_call_give_bytes(struct dss_call *call, char *data, size_t len);
+/* The bytes an operation gave (the caller owns them), or NULL with *len 0. */
+char *dss_call_take_bytes(struct dss_call *call, size_t *len);
+
 /* Adds a header to the call's answer. Returns 0, or -1 when out of memory. */
 int dss_reply_header(struct dss_call *call, const char *name, const char *value);
 /* Answers with status and a body of len bytes. Takes ownership of data (malloc'd; NULL when

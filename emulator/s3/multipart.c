@@ -232,7 +232,8 @@ static int parse_copy_range(const char *range, int64_t size, int64_t *first, int
 }
 
 /* Phase one of UploadPartCopy (read-only): the upload exists, and the source and its
- * CopySourceRange -> {File, Offset, Length, ChecksumAlgorithm}. */
+ * CopySourceRange -> {File or Inline, Offset, Length, ChecksumAlgorithm}; the range of an
+ * Inline source's bytes goes to the call (dss_call_give_bytes()). */
 static int part_copy_plan(struct dss_call *call, const cJSON *params, cJSON **result)
 {
     struct upload u;
@@ -253,7 +254,12 @@ static int part_copy_plan(struct dss_call *call, const cJSON *params, cJSON **re
                       (long long)src.size);
     if (rc == 0) {
         *result = cJSON_CreateObject();
-        cJSON_AddStringToObject(*result, "File", src.file);
+        if (src.file[0]) {
+            cJSON_AddStringToObject(*result, "File", src.file);
+        } else {
+            cJSON_AddTrueToObject(*result, "Inline");
+            s3_object_give_range(call, &src, first, last - first + 1);
+        }
         cJSON_AddNumberToObject(*result, "Offset", (double)first);
         cJSON_AddNumberToObject(*result, "Length", (double)(last - first + 1));
         if (algo != S3_CK_NONE)
@@ -266,22 +272,41 @@ static int part_copy_plan(struct dss_call *call, const cJSON *params, cJSON **re
 static const struct dss_operation part_copy_plan_op = {"UploadPartCopy", part_copy_plan, DSS_OP_READONLY};
 static const struct dss_operation part_copy_store_op = {"UploadPartCopy", s3_upload_part, DSS_OP_WRITE};
 
-/* Copies the planned range into a new placed file, digesting it on the way. Returns 0, 1 if
- * the source file went away meanwhile (plan again), or -1. */
-static int copy_range(const cJSON *plan, cJSON *body)
+/* Appends the planned range to t: from the source's file, or the bytes the plan gave the call
+ * (that range already). Returns 0, or -1 with errno set (ENOENT: the file went away). */
+static int copy_planned(struct dss_call *call, const cJSON *plan, struct s3_tmp *t, uint64_t off, uint64_t len,
+                        struct s3_digest *d)
+{
+    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(plan, "Inline")))
+        return s3_tmp_copy(t, dss_param_str(plan, "File"), off, len, d);
+    size_t held;
+    char *bytes = dss_call_take_bytes(call, &held);
+    int rc = -1;
+    errno = EIO;
+    if (held == len) {
+        s3_digest_update(d, bytes, held);
+        rc = s3_tmp_write(t, bytes, held);
+    }
+    free(bytes);
+    return rc;
+}
+
+/* Copies the planned range -- of the source's file, or the bytes the plan gave the call --
+ * into a new placed file, digesting it on the way. Returns 0, 1 if the source file went away
+ * meanwhile (plan again), or -1. */
+static int copy_range(struct dss_call *call, const cJSON *plan, cJSON *body)
 {
     struct s3_tmp t;
     struct s3_digest d;
     enum s3_algo algo = s3_algo_parse(dss_param_str(plan, "ChecksumAlgorithm"));
-    if (s3_tmp_create(&t))
-        return -1;
+    s3_tmp_create(&t);
     if (s3_digest_init(&d, algo)) {
         s3_tmp_discard(&t);
         return -1;
     }
     uint64_t off = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(plan, "Offset"));
     uint64_t len = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(plan, "Length"));
-    if (s3_tmp_copy(&t, dss_param_str(plan, "File"), off, len, &d) != 0) {
+    if (copy_planned(call, plan, &t, off, len, &d) != 0) {
         int gone = errno == ENOENT;
         s3_digest_cleanup(&d);
         s3_tmp_discard(&t);
@@ -311,7 +336,7 @@ int s3_upload_part_copy(struct dss_call *call, const cJSON *params, cJSON **resu
             return DSS_ERR;
         cJSON *store = cJSON_Duplicate(params, 1);
         cJSON *body = cJSON_AddObjectToObject(store, "_Body");
-        int rc = copy_range(plan, body);
+        int rc = copy_range(call, plan, body);
         cJSON_Delete(plan);
         if (rc == 1) {
             cJSON_Delete(store);
@@ -476,8 +501,7 @@ static int join_parts(const cJSON *plan, cJSON *joined)
     int full = algo != S3_CK_NONE && type && !strcmp(type, "FULL_OBJECT");
     struct s3_tmp t;
     struct s3_digest d;
-    if (s3_tmp_create(&t))
-        return -1;
+    s3_tmp_create(&t);
     if (full && s3_digest_init(&d, algo)) {
         s3_tmp_discard(&t);
         return -1;

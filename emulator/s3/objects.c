@@ -1,10 +1,11 @@
 /* objects.c -- S3 object operations: PutObject, GetObject and HeadObject (conditions, ranges,
  * parts), DeleteObject, DeleteObjects, CopyObject, ListObjects and ListObjectsV2.
  *
- * The bytes themselves never pass through here: PutObject gets a file already written and
+ * A big object's bytes never pass through here: PutObject gets a file already written and
  * placed by rest.c ("_Body"), GetObject answers with the file and range for rest.c to send
  * ("Body"), CopyObject gives the source's file a second name. So every transaction here is
- * short, whatever the object's size.
+ * short, whatever the object's size. A small one (at most S3_INLINE_MAX bytes) lives in its
+ * row instead: its bytes come and go beside the parameter tree (dss_call_bytes()).
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -22,32 +23,39 @@
 
 /* ---- Rows ---- */
 
-/* Reads file, size, etag, modified_ms, headers from the row st is on, from column col. */
-static void object_from_row(sqlite3_stmt *st, int col, struct s3_object *o)
+/* Reads file, size, etag, modified_ms, headers and, when want_body, body from the row st is
+ * on, from column col. */
+static int object_from_row(struct dss_call *call, sqlite3_stmt *st, int col, int want_body, struct s3_object *o)
 {
     snprintf(o->file, sizeof o->file, "%s", (const char *)sqlite3_column_text(st, col));
+    if (want_body && !o->file[0] && sqlite3_column_bytes(st, col + 5) > 0) {
+        size_t n = (size_t)sqlite3_column_bytes(st, col + 5);
+        if (!(o->body = malloc(n)))
+            return dss_fail(call, DSS_E_InternalFailure, "Out of memory.");
+        memcpy(o->body, sqlite3_column_blob(st, col + 5), n);
+    }
     o->size = sqlite3_column_int64(st, col + 1);
     snprintf(o->etag, sizeof o->etag, "%s", (const char *)sqlite3_column_text(st, col + 2));
     o->modified_ms = sqlite3_column_int64(st, col + 3);
     o->headers = cJSON_Parse((const char *)sqlite3_column_text(st, col + 4));
     if (!o->headers)
         o->headers = cJSON_CreateObject();
+    return 0;
 }
 
-int s3_object_load(struct dss_call *call, int64_t bucket_id, const char *key, struct s3_object *o)
+int s3_object_load(struct dss_call *call, int64_t bucket_id, const char *key, int want_body, struct s3_object *o)
 {
     memset(o, 0, sizeof *o);
-    sqlite3_stmt *st = dss_stmt(call, "SELECT file, size, etag, modified_ms, headers FROM s3_objects "
+    sqlite3_stmt *st = dss_stmt(call, "SELECT file, size, etag, modified_ms, headers, body FROM s3_objects "
                                       "WHERE bucket_id = ? AND key = ?");
     if (!st)
         return dss_fail(call, DSS_E_InternalFailure, "The emulator's database failed.");
     sqlite3_bind_int64(st, 1, bucket_id);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
     int found = sqlite3_step(st) == SQLITE_ROW;
-    if (found)
-        object_from_row(st, 0, o);
+    int rc = found ? object_from_row(call, st, 0, want_body, o) : 1;
     sqlite3_reset(st);
-    return found ? 0 : 1;
+    return rc;
 }
 
 /* An object by bucket name and key in one statement -- the bucket's row is only needed to
@@ -57,26 +65,40 @@ int s3_object_load(struct dss_call *call, int64_t bucket_id, const char *key, st
 static int object_load_by_name(struct dss_call *call, const char *bucket, const char *key, struct s3_object *o)
 {
     memset(o, 0, sizeof *o);
-    sqlite3_stmt *st = dss_stmt(call, "SELECT o.file, o.size, o.etag, o.modified_ms, o.headers FROM s3_buckets b "
-                                      "LEFT JOIN s3_objects o ON o.bucket_id = b.id AND o.key = ? WHERE b.name = ?");
+    sqlite3_stmt *st = dss_stmt(call, "SELECT o.file, o.size, o.etag, o.modified_ms, o.headers, o.body "
+                                      "FROM s3_buckets b LEFT JOIN s3_objects o ON o.bucket_id = b.id AND o.key = ? "
+                                      "WHERE b.name = ?");
     if (!st)
         return dss_fail(call, DSS_E_InternalFailure, "The emulator's database failed.");
     sqlite3_bind_text(st, 1, key ? key : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, bucket ? bucket : "", -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     int found = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
-    if (found)
-        object_from_row(st, 0, o);
+    int loaded = found ? object_from_row(call, st, 0, 1, o) : 1;
     sqlite3_reset(st);
     if (rc != SQLITE_ROW)
         return dss_fail(call, DSS_E_NoSuchBucket, "The specified bucket does not exist");
-    return found ? 0 : 1;
+    return loaded;
+}
+
+void s3_object_give_range(struct dss_call *call, struct s3_object *o, int64_t first, int64_t length)
+{
+    if (!o->body || length <= 0) {
+        dss_call_give_bytes(call, NULL, 0);
+        return;
+    }
+    if (first > 0)
+        memmove(o->body, o->body + first, (size_t)length);
+    dss_call_give_bytes(call, o->body, (size_t)length);
+    o->body = NULL;
 }
 
 void s3_object_cleanup(struct s3_object *o)
 {
     cJSON_Delete(o->headers);
     o->headers = NULL;
+    free(o->body);
+    o->body = NULL;
 }
 
 int s3_object_store(struct dss_call *call, int64_t bucket_id, const char *key, const struct s3_object *o,
@@ -91,8 +113,8 @@ int s3_object_store(struct dss_call *call, int64_t bucket_id, const char *key, c
         s3_remove_later(result, (const char *)sqlite3_column_text(st, 0));
     sqlite3_reset(st);
     char *headers = cJSON_PrintUnformatted(o->headers);
-    st = dss_stmt(call, "INSERT OR REPLACE INTO s3_objects(bucket_id, key, file, size, etag, modified_ms, headers) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    st = dss_stmt(call, "INSERT OR REPLACE INTO s3_objects(bucket_id, key, file, size, etag, modified_ms, headers, "
+                        "body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     int rc = SQLITE_ERROR;
     if (st && headers) {
         sqlite3_bind_int64(st, 1, bucket_id);
@@ -102,6 +124,8 @@ int s3_object_store(struct dss_call *call, int64_t bucket_id, const char *key, c
         sqlite3_bind_text(st, 5, o->etag, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 6, o->modified_ms);
         sqlite3_bind_text(st, 7, headers, -1, SQLITE_STATIC);
+        if (!o->file[0]) /* a blob, even an empty one: NULL is "in a file" */
+            sqlite3_bind_blob64(st, 8, o->body ? o->body : "", o->body ? (sqlite3_uint64)o->size : 0, SQLITE_STATIC);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
     }
@@ -192,7 +216,7 @@ static int check_put_conditions(struct dss_call *call, const cJSON *params, int6
     if (!if_none && !if_match)
         return 0;
     struct s3_object o;
-    int rc = s3_object_load(call, bucket_id, key, &o);
+    int rc = s3_object_load(call, bucket_id, key, 0, &o);
     if (rc == DSS_ERR)
         return DSS_ERR;
     int exists = rc == 0;
@@ -209,8 +233,26 @@ static int check_put_conditions(struct dss_call *call, const cJSON *params, int6
     return ok ? 0 : dss_fail(call, DSS_E_PreconditionFailed, "At least one of the pre-conditions you specified did not hold");
 }
 
-/* PutObject: Bucket, Key, headers, Metadata{}, "_Body"{File, Size, MD5, Checksum...}
- * -> ETag, Checksum*. */
+/* The "_Body" rest.c made: a placed file's id, or bytes the call holds. Returns 0 or DSS_ERR. */
+static int body_from_params(struct dss_call *call, const cJSON *body, struct s3_object *o)
+{
+    size_t len;
+    const char *bytes = dss_call_bytes(call, &len);
+    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "Inline"))) {
+        snprintf(o->file, sizeof o->file, "%s", dss_param_str(body, "File"));
+        return 0;
+    }
+    if (len != (size_t)o->size)
+        return dss_fail(call, DSS_E_InternalFailure, "PutObject without its bytes.");
+    if (len && !(o->body = malloc(len)))
+        return dss_fail(call, DSS_E_InternalFailure, "Out of memory.");
+    if (len)
+        memcpy(o->body, bytes, len);
+    return 0;
+}
+
+/* PutObject: Bucket, Key, headers, Metadata{}, "_Body"{File or Inline, Size, MD5, Checksum...}
+ * -> ETag, Checksum*. An Inline body's bytes are the call's (dss_call_bytes()). */
 int s3_put_object(struct dss_call *call, const cJSON *params, cJSON **result)
 {
     const cJSON *body = cJSON_GetObjectItemCaseSensitive(params, "_Body");
@@ -227,12 +269,13 @@ int s3_put_object(struct dss_call *call, const cJSON *params, cJSON **result)
     if (rc == 0) {
         *result = cJSON_CreateObject();
         add_checksum(body, o.headers, *result);
-        snprintf(o.file, sizeof o.file, "%s", dss_param_str(body, "File"));
         snprintf(o.etag, sizeof o.etag, "%s", dss_param_str(body, "MD5"));
         o.size = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(body, "Size"));
         o.modified_ms = dss_clock_now_ms();
-        rc = s3_object_store(call, b.id, key, &o, result);
+        rc = body_from_params(call, body, &o);
     }
+    if (rc == 0)
+        rc = s3_object_store(call, b.id, key, &o, result);
     if (rc == 0) {
         char quoted[96];
         s3_etag_quote(o.etag, quoted, sizeof quoted);
@@ -351,8 +394,8 @@ static void add_object_headers(cJSON *result, const struct s3_object *o, int che
 }
 
 /* GetObject and HeadObject: Bucket, Key, If-*, Range, PartNumber, ChecksumMode, Response-*
- * -> headers and "Body"{File, Offset, Length}; "_Status" 206 for a range, 304 when not
- * modified. */
+ * -> headers and "Body"{File or Inline, Offset, Length}; "_Status" 206 for a range, 304 when
+ * not modified. An Inline body's bytes (the range of them) go to the call (dss_call_give_bytes()). */
 int s3_get_object(struct dss_call *call, const cJSON *params, cJSON **result)
 {
     struct s3_object o;
@@ -407,10 +450,16 @@ int s3_get_object(struct dss_call *call, const cJSON *params, cJSON **result)
         cJSON_AddStringToObject(*result, "ContentRange", range);
         cJSON_AddNumberToObject(*result, "_Status", 206);
     }
+    int64_t length = o.size ? last - first + 1 : 0;
     cJSON *body = cJSON_AddObjectToObject(*result, "Body");
-    cJSON_AddStringToObject(body, "File", o.file);
+    if (o.file[0]) {
+        cJSON_AddStringToObject(body, "File", o.file);
+    } else {
+        cJSON_AddTrueToObject(body, "Inline");
+        s3_object_give_range(call, &o, first, length);
+    }
     cJSON_AddNumberToObject(body, "Offset", (double)first);
-    cJSON_AddNumberToObject(body, "Length", (double)(o.size ? last - first + 1 : 0));
+    cJSON_AddNumberToObject(body, "Length", (double)length);
     s3_object_cleanup(&o);
     return DSS_OK;
 }
@@ -534,14 +583,15 @@ int s3_copy_source_load(struct dss_call *call, const cJSON *params, struct s3_ob
         s3_bucket_load(call, *bucket, &sb))
         return DSS_ERR;
     s3_bucket_cleanup(&sb);
-    int rc = s3_object_load(call, sb.id, *key, o);
+    int rc = s3_object_load(call, sb.id, *key, 1, o);
     if (rc == 1)
         return dss_fail(call, DSS_E_NoSuchKey, "The specified key does not exist.");
     return rc == 0 ? check_copy_conditions(call, params, o) : DSS_ERR;
 }
 
 /* CopyObject: Bucket, Key, CopySource, MetadataDirective, headers -> CopyObjectResult{ETag,
- * LastModified}. The copy shares the source's bytes (a second name for its file). */
+ * LastModified}. The copy shares the source's bytes (a second name for its file), or copies
+ * them when they are in its row. */
 int s3_copy_object(struct dss_call *call, const cJSON *params, cJSON **result)
 {
     const char *key = dss_param_str(params, "Key");
@@ -564,8 +614,12 @@ int s3_copy_object(struct dss_call *call, const cJSON *params, cJSON **result)
                       "attributes.");
     if (rc == 0 && replace && !(dst.headers = s3_object_headers(call, params)))
         rc = DSS_ERR;
-    if (rc == 0 && s3_file_link(src.file, dst.file) != 0)
+    if (rc == 0 && src.file[0] && s3_file_link(src.file, dst.file) != 0)
         rc = dss_fail(call, DSS_E_InternalFailure, "Could not copy the object's bytes.");
+    if (rc == 0 && !src.file[0]) {
+        dst.body = src.body;
+        src.body = NULL;
+    }
     if (rc == 0) {
         if (!replace) {
             dst.headers = src.headers;

@@ -147,12 +147,19 @@ static unsigned success_status(const struct s3_req *r, const cJSON *result)
     return cJSON_IsNumber(code) ? (unsigned)code->valuedouble : 200;
 }
 
-/* Answers with a result; fd (or -1) holds the bytes of its "Body". */
+/* Answers with a result; fd (or -1) holds the bytes of its "Body", or the call does when the
+ * Body is Inline (objects.c). */
 static void reply_result(struct dss_call *call, const struct s3_req *r, const cJSON *result, int fd)
 {
     unsigned status = success_status(r, result);
     common_headers(call);
     restxml_headers(s3_model(), r->op->op.name, result, add_header, call);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(result, "Body"), "Inline"))) {
+        size_t len;
+        char *bytes = dss_call_take_bytes(call, &len);
+        dss_reply_buffer(call, status, bytes, len);
+        return;
+    }
     if (fd >= 0) {
         const cJSON *body = cJSON_GetObjectItemCaseSensitive(result, "Body");
         uint64_t off = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(body, "Offset"));
@@ -282,8 +289,8 @@ static void prepare_body(struct s3_req *r)
     }
     r->digesting = 1;
     buf_init(&r->xml, S3_XML_BODY_MAX);
-    if (r->body == S3_BODY_FILE && s3_tmp_create(&r->tmp))
-        req_fail(r, DSS_E_InternalFailure, "The emulator could not store the upload: %s", strerror(errno));
+    if (r->body == S3_BODY_FILE)
+        s3_tmp_create(&r->tmp);
 }
 
 static int s3_claim(struct dss_call *call, void **ctx)
@@ -443,12 +450,22 @@ static void s3_finish(struct dss_call *call, void *ctx)
             req_fail(r, e, "%s", err.data ? err.data : "Invalid request.");
         buf_free(&err);
     }
+    int placed = 0;
     if (!r->failed && r->body == S3_BODY_FILE) {
-        if (s3_tmp_place(&r->tmp)) {
+        size_t held_len;
+        const char *held = !strcmp(r->op->op.name, "PutObject") ? s3_tmp_held(&r->tmp, &held_len) : NULL;
+        if (held)
+            dss_call_lend_bytes(call, held, held_len); /* the row keeps them: no file */
+        else if (s3_tmp_place(&r->tmp))
             req_fail(r, DSS_E_InternalFailure, "The emulator could not store the upload.");
-        } else {
+        else
+            placed = 1;
+        if (!r->failed) {
             cJSON *body = cJSON_AddObjectToObject(params, "_Body");
-            cJSON_AddStringToObject(body, "File", r->tmp.id);
+            if (placed)
+                cJSON_AddStringToObject(body, "File", r->tmp.id);
+            else
+                cJSON_AddTrueToObject(body, "Inline");
             cJSON_AddNumberToObject(body, "Size", (double)r->received);
             cJSON_AddStringToObject(body, "MD5", md5);
             if (r->algo != S3_CK_NONE) {
@@ -466,7 +483,7 @@ static void s3_finish(struct dss_call *call, void *ctx)
     cJSON *result = NULL;
     int fd = -1;
     if (execute(call, r, params, &result, &fd) != DSS_OK) {
-        if (r->body == S3_BODY_FILE)
+        if (placed)
             s3_file_remove(r->tmp.id); /* placed, but no row will name it */
         reply_error(call, r, dss_error_last(call), dss_error_message(call));
     } else {

@@ -41,12 +41,13 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS s3_objects("
     "  bucket_id INTEGER NOT NULL REFERENCES s3_buckets(id),"
     "  key TEXT NOT NULL,"           /* compared bytewise: S3's UTF-8 binary order */
-    "  file TEXT NOT NULL,"          /* the bytes: DATA/s3/objects/<file[0..2]>/<file> */
+    "  file TEXT NOT NULL,"          /* the bytes: DATA/s3/objects/<file[0..2]>/<file>, or "" */
     "  size INTEGER NOT NULL,"
     "  etag TEXT NOT NULL,"          /* unquoted: md5 hex, or md5-of-md5s-N */
     "  modified_ms INTEGER NOT NULL,"
     "  headers TEXT NOT NULL,"       /* JSON of GetObject output members: ContentType, Metadata{}, checksums */
-    "  PRIMARY KEY(bucket_id, key)) WITHOUT ROWID;"
+    "  body BLOB,"                   /* with file "": the bytes (S3_INLINE_MAX at most); last, so */
+    "  PRIMARY KEY(bucket_id, key)) WITHOUT ROWID;" /* reading the columns before it skips them */
     "CREATE TABLE IF NOT EXISTS s3_uploads("
     "  upload_id TEXT PRIMARY KEY,"
     "  bucket_id INTEGER NOT NULL REFERENCES s3_buckets(id),"
@@ -203,11 +204,30 @@ const struct s3_op *s3_op_find(const char *name)
 
 /* ---- The service ---- */
 
+/* A data directory made before small objects lived in their rows has no s3_objects.body (the
+ * schema's CREATE TABLE IF NOT EXISTS leaves an existing table as it is). */
+static int add_body_column(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT body FROM s3_objects LIMIT 0", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    char *err = NULL;
+    if (sqlite3_exec(db, "ALTER TABLE s3_objects ADD COLUMN body BLOB", NULL, NULL, &err) == SQLITE_OK)
+        return 0;
+    log_error("s3: cannot add s3_objects.body: %s", err ? err : "?");
+    sqlite3_free(err);
+    return -1;
+}
+
 static int s3_start(void)
 {
     if (s3_store_open(dss_data_dir()))
         return -1;
     sqlite3 *db = dss_db_thread();
+    if (db && add_body_column(db))
+        return -1;
     if (db)
         s3_store_sweep(db);
     return s3_reaper_start();

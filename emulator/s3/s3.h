@@ -139,6 +139,10 @@ size_t s3_checksum_raw(enum s3_algo a, const void *p, size_t n, unsigned char ou
 #define S3_FILE_ID 33 /* 32 hex digits and a NUL */
 
 #define S3_TMP_BUFFER (128u << 10)
+/* PutObject bodies up to this size live in their row (s3_objects.body), not in a file: a
+ * small PUT then costs one SQLite commit instead of a file's creation on top of it (on ext4,
+ * inode allocation was most of a 4 KiB PUT's time), and a small GET one read. */
+#define S3_INLINE_MAX (64u << 10)
 
 struct s3_tmp {
     int fd;
@@ -155,8 +159,11 @@ int s3_store_open(const char *data_dir);
 /* Deletes object files no row of s3_objects or s3_parts names (left by a crash between
  * placing a file and committing, or between committing and deleting the old one). */
 void s3_store_sweep(sqlite3 *db);
-/* A new empty temp file. Returns 0, or -1 with errno set. */
-int s3_tmp_create(struct s3_tmp *t);
+/* A new empty temp file; it is made on disk only when bytes leave its buffer. */
+void s3_tmp_create(struct s3_tmp *t);
+/* The whole body, when t has stayed in memory (no file made) and is at most S3_INLINE_MAX
+ * bytes: PutObject then keeps it in the object's row. NULL otherwise. */
+const char *s3_tmp_held(const struct s3_tmp *t, size_t *len);
 /* Appends n bytes. Returns 0, or -1 with errno set. */
 int s3_tmp_write(struct s3_tmp *t, const void *p, size_t n);
 /* Closes the temp file and moves it to objects/ under its id (t->id). Returns 0 or -1. */
@@ -197,17 +204,23 @@ void s3_bucket_cleanup(struct s3_bucket *b);
 int s3_bucket_from_params(struct dss_call *call, const cJSON *params, struct s3_bucket *b);
 
 struct s3_object {
-    char file[S3_FILE_ID];
+    char file[S3_FILE_ID]; /* "" when the bytes are in the row */
+    char *body;            /* with file "": the row's size bytes, when loaded (owned; NULL if empty) */
     int64_t size;
     char etag[80];       /* unquoted */
     int64_t modified_ms;
     cJSON *headers;      /* owned: ContentType, Metadata{}, Checksum*, PartSizes[] ... */
 };
 
-/* Loads an object's row. Returns 0, 1 if there is none, or DSS_ERR after dss_fail. */
-int s3_object_load(struct dss_call *call, int64_t bucket_id, const char *key, struct s3_object *o);
+/* Loads an object's row, with the bytes it holds when want_body. Returns 0, 1 if there is
+ * none, or DSS_ERR after dss_fail. */
+int s3_object_load(struct dss_call *call, int64_t bucket_id, const char *key, int want_body, struct s3_object *o);
 void s3_object_cleanup(struct s3_object *o);
-/* Writes the object's row (replacing any), its old file going to the result's "_Remove". */
+/* Gives the call (dss_call_give_bytes()) length bytes of a loaded row-held body from first;
+ * the body is the call's afterwards. */
+void s3_object_give_range(struct dss_call *call, struct s3_object *o, int64_t first, int64_t length);
+/* Writes the object's row (replacing any), its old file going to the result's "_Remove";
+ * with file "", o->body is stored in the row. */
 int s3_object_store(struct dss_call *call, int64_t bucket_id, const char *key, const struct s3_object *o,
                     cJSON **result);
 /* The headers an object keeps from a PutObject/CreateMultipartUpload/CopyObject request;

@@ -272,19 +272,28 @@ void s3_store_sweep(sqlite3 *db)
         log_info("s3: removed %zu unreferenced object files", removed);
 }
 
-/* An anonymous file (O_TMPFILE) in the directory the object will live in: it has no name
- * until s3_tmp_place() links one, so a crash mid-upload leaves nothing behind, and placing
- * it costs one directory operation. File systems without O_TMPFILE get a named file in
- * tmp/, renamed into place. */
-int s3_tmp_create(struct s3_tmp *t)
+void s3_tmp_create(struct s3_tmp *t)
 {
-    char path[4096];
     new_id(t->id);
-    snprintf(path, sizeof path, "%.2s", t->id);
+    t->fd = -1;
     t->anonymous = 1;
     t->buf = NULL;
     t->len = 0;
     t->cap = 0;
+}
+
+/* The file behind t, made when the first bytes must leave the buffer: an anonymous file
+ * (O_TMPFILE) in the directory the object will live in, which has no name until
+ * s3_tmp_place() links one, so a crash mid-upload leaves nothing behind, and placing it costs
+ * one directory operation. File systems without O_TMPFILE get a named file in tmp/, renamed
+ * into place. */
+static int tmp_open(struct s3_tmp *t)
+{
+    char path[4096];
+    if (t->fd >= 0)
+        return 0;
+    snprintf(path, sizeof path, "%.2s", t->id);
+    t->anonymous = 1;
     t->fd = openat(objects_fd, path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
     if (t->fd < 0 && errno == ENOENT && make_fanout_dir(t->id) == 0)
         t->fd = openat(objects_fd, path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
@@ -296,6 +305,14 @@ int s3_tmp_create(struct s3_tmp *t)
     tmp_path(t->id, path, sizeof path);
     t->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     return t->fd < 0 ? -1 : 0;
+}
+
+const char *s3_tmp_held(const struct s3_tmp *t, size_t *len)
+{
+    if (t->fd >= 0 || t->len > S3_INLINE_MAX)
+        return NULL;
+    *len = t->len;
+    return t->buf ? t->buf : "";
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -314,6 +331,8 @@ static int write_all(int fd, const char *p, size_t n)
 
 static int tmp_flush(struct s3_tmp *t)
 {
+    if (tmp_open(t))
+        return -1;
     int rc = t->len ? write_all(t->fd, t->buf, t->len) : 0;
     t->len = 0;
     return rc;

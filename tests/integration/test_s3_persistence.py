@@ -95,10 +95,33 @@ class TestPersistence(unittest.TestCase):
         self.assertEqual(os.listdir(top), ["data"])
         self.assertFalse(os.path.exists(os.path.join(top, "outside")))
         self.stop(emu)
-        # One file per object, none left over from replaced parts or completed uploads.
+        # One file per object that has one, none left over from replaced parts or completed
+        # uploads; the small objects keep their bytes in their rows.
         with sqlite3.connect(os.path.join(data, "dss.db")) as db:
-            rows = db.execute("SELECT count(*) FROM s3_objects").fetchone()[0]
+            rows = db.execute("SELECT count(*) FROM s3_objects WHERE file != ''").fetchone()[0]
+            held = db.execute("SELECT count(*) FROM s3_objects WHERE file = '' AND body IS NOT NULL").fetchone()[0]
         self.assertEqual(len([f for f in self.object_files(data) if f.startswith("s3/")]), rows)
+        self.assertEqual((rows, held), (2, 1 + len(NASTY_KEYS)))  # multi and later; plain and the keys
+
+    def test_data_directory_from_before_objects_in_rows(self):
+        """A data directory whose s3_objects has no body column (made before small objects
+        lived in their rows) gets the column at start-up, keeps its file-backed objects and
+        takes new small ones."""
+        top = dsstest.temp_dir(self)
+        data = os.path.join(top, "data")
+        emu, s3, _ = self.start(data)
+        s3.create_bucket(Bucket="old")
+        big = os.urandom(200 * 1024)
+        s3.put_object(Bucket="old", Key="big", Body=big)
+        self.stop(emu)
+        with sqlite3.connect(os.path.join(data, "dss.db")) as db:  # the table as it was
+            db.executescript("ALTER TABLE s3_objects DROP COLUMN body")
+            self.assertNotIn("body", [c[1] for c in db.execute("PRAGMA table_info(s3_objects)")])
+        emu, s3, _ = self.start(data)
+        self.assertEqual(s3.get_object(Bucket="old", Key="big")["Body"].read(), big)
+        s3.put_object(Bucket="old", Key="small", Body=b"new")
+        self.assertEqual(s3.get_object(Bucket="old", Key="small")["Body"].read(), b"new")
+        self.stop(emu)
 
     def test_events_survive_a_crash_exactly_once(self):
         """An event commits with its object change: a SIGKILL right after the last acknowledged
