@@ -283,7 +283,9 @@ static int copy_planned(struct dss_call *call, const cJSON *plan, struct s3_tmp 
     char *bytes = dss_call_take_bytes(call, &held);
     int rc = -1;
     errno = EIO;
-    if (held == len) {
+    if (held == len && held == 0) {
+        rc = 0;
+    } else if (held == len) {
         s3_digest_update(d, bytes, held);
         rc = s3_tmp_write(t, bytes, held);
     }

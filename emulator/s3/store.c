@@ -364,6 +364,8 @@ static int tmp_grow(struct s3_tmp *t, size_t n)
  * goes to its file in one write(). */
 int s3_tmp_write(struct s3_tmp *t, const void *p, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (tmp_grow(t, n) && tmp_flush(t))
         return -1;
     if (tmp_grow(t, n))
