@@ -5,9 +5,11 @@
  *            UploadPart), collected for XML (capped), or dropped; which digests to run on it
  *   body:    aws-chunked decoding if the client used it (chunked.c) -> digests -> file/buffer
  *   finish:  check length, Content-MD5 and x-amz-checksum-* -> parameters from the model
- *            (restxml.c) -> place the file -> run the operation (dss_run: one transaction, or
- *            a driver around several) -> delete replaced files -> answer: headers from the
- *            result, then an XML body, or the object's bytes straight from its file
+ *            (restxml.c) -> place the file (a small PutObject body that never left its buffer
+ *            is lent to the call instead, for its row) -> run the operation (dss_run: one
+ *            transaction, or a driver around several) -> delete replaced files -> answer:
+ *            headers from the result, then an XML body, or the object's bytes straight from
+ *            its file or as the operation gave them
  *   release: a temp file left behind is deleted
  *
  * Errors answer in S3's XML (<Error><Code>...), with no body for HEAD, and every answer

@@ -19,6 +19,8 @@
  * none): "_Body" {File, Size, MD5, Checksum...} for a streamed request body; in results,
  * "_Status" (an HTTP status other than the model's), "_Remove" [files to delete once the
  * transaction has committed] and, in GetObject/HeadObject, "Body" {File, Offset, Length}.
+ * Objects of at most S3_INLINE_MAX bytes live in their rows: their "_Body" and "Body" say
+ * Inline instead of naming a File, and the bytes travel beside the tree (dss_call_bytes()).
  */
 #ifndef DSS_S3_H
 #define DSS_S3_H
