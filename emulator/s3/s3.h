@@ -142,8 +142,8 @@ size_t s3_checksum_raw(enum s3_algo a, const void *p, size_t n, unsigned char ou
 
 #define S3_TMP_BUFFER (128u << 10)
 /* PutObject bodies up to this size live in their row (s3_objects.body), not in a file: a
- * small PUT then costs one SQLite commit instead of a file's creation on top of it (on ext4,
- * inode allocation was most of a 4 KiB PUT's time), and a small GET one read. */
+ * small PUT then costs one SQLite commit without a file's creation on top of it (store.c),
+ * and a small GET one read. */
 #define S3_INLINE_MAX (64u << 10)
 
 struct s3_tmp {

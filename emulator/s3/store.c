@@ -25,12 +25,12 @@
  * tests/bench/run-s3 --baseline.
  *
  * Cost per PUT that does make a file, measured (strace, perf): every path is resolved from a
- * descriptor of objects/ kept open ("xx/<id>" rather than DATA/s3/objects/xx/<id>, each component a lookup),
- * an anonymous file gets its name by linkat(AT_EMPTY_PATH) rather than through
- * /proc/self/fd/N (falling back to that where the kernel refuses), ids come from a per-thread
- * pool of random bytes (one getrandom() per 16 ids), and the write buffer starts at 16 KiB and
- * grows with the body instead of being 128 KiB from the start (glibc's free() of a chunk that
- * big consolidates the whole heap, every request).
+ * descriptor of objects/ kept open ("xx/<id>" rather than DATA/s3/objects/xx/<id>, each
+ * component a lookup), an anonymous file gets its name by linkat(AT_EMPTY_PATH) rather than
+ * through /proc/self/fd/N (falling back to that where the kernel refuses), ids come from a
+ * per-thread pool of random bytes (one getrandom() per 16 ids), and the write buffer starts at
+ * 16 KiB and grows with the body instead of being 128 KiB from the start (glibc's free() of a
+ * chunk that big consolidates the whole heap, every request).
  */
 #include <dirent.h>
 #include <errno.h>

@@ -9,6 +9,7 @@
   its data directory, named by a random id, never by a key.
 """
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -102,6 +103,30 @@ class TestPersistence(unittest.TestCase):
             held = db.execute("SELECT count(*) FROM s3_objects WHERE file = '' AND body IS NOT NULL").fetchone()[0]
         self.assertEqual(len([f for f in self.object_files(data) if f.startswith("s3/")]), rows)
         self.assertEqual((rows, held), (2, 1 + len(NASTY_KEYS)))  # multi and later; plain and the keys
+
+    def test_rows_hold_only_their_own_bytes(self):
+        """On one connection (so one server thread and its cached statements), small and
+        big PUTs in turn: each small object's row holds exactly its own bytes, each big one's
+        none."""
+        top = dsstest.temp_dir(self)
+        data = os.path.join(top, "data")
+        emu, s3, _ = self.start(data)
+        s3.create_bucket(Bucket="rows")
+        conn = http.client.HTTPConnection("127.0.0.1", emu.port, timeout=30)
+        self.addCleanup(conn.close)
+        bodies = [(b"small-%d" % i) * 100 if i % 2 == 0 else os.urandom(70 * 1024) for i in range(6)]
+        for i, body in enumerate(bodies):
+            conn.request("PUT", "/rows/k%d" % i, body=body)
+            r = conn.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+        for i, body in enumerate(bodies):
+            self.assertEqual(s3.get_object(Bucket="rows", Key="k%d" % i)["Body"].read(), body)
+        self.stop(emu)
+        with sqlite3.connect(os.path.join(data, "dss.db")) as db:
+            rows = db.execute("SELECT key, file = '', length(body) FROM s3_objects ORDER BY key").fetchall()
+        self.assertEqual(rows, [("k%d" % i, int(i % 2 == 0), len(b) if i % 2 == 0 else None)
+                                for i, b in enumerate(bodies)])
 
     def test_data_directory_from_before_objects_in_rows(self):
         """A data directory whose s3_objects has no body column (made before small objects
