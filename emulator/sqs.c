@@ -79,10 +79,10 @@ static const char schema[] =
     "  receipt TEXT);"             /* nonce of the latest receive */
     "CREATE INDEX IF NOT EXISTS sqs_messages_ready ON sqs_messages(queue_id, visible_ms, seq);"
     /* Two indexes, each one more page in every send, receive and delete. This one serves the
-     * retention expiry that runs on every receive (sent_ms < cutoff) and GetQueueAttributes'
-     * count of the expired messages not yet deleted. It replaces the separate age and count
-     * indexes of earlier data directories; since each queue's total is kept (the triggers
-     * below), it could give way to a cheaper path for expiry. */
+     * retention expiry that runs on every receive (sent_ms < cutoff) and, covering, the counts
+     * of GetQueueAttributes (one pass over the unexpired messages, no table lookups: those cost
+     * 25 ms of CPU per call at 10,000 messages in scenario scale-10k). It replaces the separate
+     * age and count indexes of earlier data directories. */
     "DROP INDEX IF EXISTS sqs_messages_age;"
     "DROP INDEX IF EXISTS sqs_messages_count;"
     "CREATE INDEX IF NOT EXISTS sqs_messages_live ON sqs_messages(queue_id, sent_ms, visible_ms, receive_count);"
