@@ -159,30 +159,6 @@ static void start_checkpoints(void)
         checkpoints.running = 1;
 }
 
-int dss_db_add_column(sqlite3 *db, const char *table, const char *column, const char *decl, const char *fill_sql)
-{
-    char sql[512];
-    sqlite3_stmt *st = NULL;
-    snprintf(sql, sizeof sql, "SELECT %s FROM %s LIMIT 0", column, table);
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_finalize(st);
-        return 0;
-    }
-    char *err = NULL;
-    snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, column, decl);
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &err) == SQLITE_OK &&
-        sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK &&
-        (!fill_sql || sqlite3_exec(db, fill_sql, NULL, NULL, &err) == SQLITE_OK) &&
-        sqlite3_exec(db, "COMMIT", NULL, NULL, &err) == SQLITE_OK) {
-        log_info("added %s.%s to an older data directory", table, column);
-        return 0;
-    }
-    log_error("cannot add %s.%s: %s", table, column, err ? err : "?");
-    sqlite3_free(err);
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
-}
-
 void dss_db_close(void)
 {
     if (checkpoints.running) {

@@ -25,11 +25,6 @@ sqlite3_stmt *dss_db_stmt(sqlite3 *db, const char *sql);
 int dss_db_begin(sqlite3 *db, int write);
 int dss_db_commit(sqlite3 *db, int write);
 void dss_db_rollback(sqlite3 *db, int write);
-/* Adds column (with its declaration decl) to table in a data directory made by an older
- * build -- CREATE TABLE IF NOT EXISTS leaves an existing table as it is -- and runs fill_sql
- * (may be NULL) in the same transaction to give the existing rows their values. Does nothing
- * when the column exists. Returns 0, or -1 after logging. For services' start(). */
-int dss_db_add_column(sqlite3 *db, const char *table, const char *column, const char *decl, const char *fill_sql);
 /* Closes the calling thread's connection (threads also close theirs when they exit). */
 void dss_db_close_thread(void);
 /* At shutdown, after the server has stopped: stops the checkpoint thread (dss_db_open

@@ -39,7 +39,6 @@
 #include <strings.h>
 
 #include "clock.h"
-#include "db.h"
 #include "protocol.h"
 #include "service.h"
 #include "sqs.h"
@@ -59,8 +58,7 @@ static const char schema[] =
     "  modified_ms INTEGER NOT NULL,"
     "  attrs TEXT NOT NULL,"      /* JSON object of the settable attributes, string values */
     "  tags TEXT NOT NULL,"       /* JSON object */
-    "  purged_ms INTEGER NOT NULL DEFAULT 0,"
-    "  n_messages INTEGER NOT NULL DEFAULT 0);" /* rows in sqs_messages: the triggers below */
+    "  purged_ms INTEGER NOT NULL DEFAULT 0);"
     /* seq without AUTOINCREMENT: a rowid may come back after the newest message is deleted, and
      * a receipt handle still names one delivery only (its nonce must match receipt), while
      * sqlite_sequence would be one more page written by every SendMessage. */
@@ -85,18 +83,7 @@ static const char schema[] =
      * age and count indexes of earlier data directories. */
     "DROP INDEX IF EXISTS sqs_messages_age;"
     "DROP INDEX IF EXISTS sqs_messages_count;"
-    "CREATE INDEX IF NOT EXISTS sqs_messages_live ON sqs_messages(queue_id, sent_ms, visible_ms, receive_count);"
-    /* Each queue's message count, kept by SQLite on every path that adds, removes or moves a
-     * message (send, delete, purge, retention expiry, redrive, DeleteQueue's cascade), so that
-     * GetQueueAttributes need not count a backlog row by row (count_messages()). */
-    "CREATE TRIGGER IF NOT EXISTS sqs_messages_added AFTER INSERT ON sqs_messages BEGIN "
-    "  UPDATE sqs_queues SET n_messages = n_messages + 1 WHERE id = NEW.queue_id; END;"
-    "CREATE TRIGGER IF NOT EXISTS sqs_messages_removed AFTER DELETE ON sqs_messages BEGIN "
-    "  UPDATE sqs_queues SET n_messages = n_messages - 1 WHERE id = OLD.queue_id; END;"
-    "CREATE TRIGGER IF NOT EXISTS sqs_messages_moved AFTER UPDATE OF queue_id ON sqs_messages "
-    "  WHEN OLD.queue_id <> NEW.queue_id BEGIN "
-    "  UPDATE sqs_queues SET n_messages = n_messages - 1 WHERE id = OLD.queue_id;"
-    "  UPDATE sqs_queues SET n_messages = n_messages + 1 WHERE id = NEW.queue_id; END;";
+    "CREATE INDEX IF NOT EXISTS sqs_messages_live ON sqs_messages(queue_id, sent_ms, visible_ms, receive_count);";
 
 /* Settable attributes and their defaults (AWS's, with the 1 MiB message size of 2025). */
 static const struct attr_rule {
@@ -426,52 +413,28 @@ static int sqs_delete_queue(struct dss_call *call, const cJSON *params, cJSON **
     return DSS_OK;
 }
 
-/* The three approximate counts of queue_id. The visible messages are usually the many (a
- * backlog of 100,000 jobs), the invisible ones few (in flight or delayed), so the visible
- * count is the queue's kept total less the invisible and the expired-but-not-yet-deleted
- * ones, each counted over a short index range: counting a backlog row by row made
- * GetQueueAttributes, which a worker's workflow calls once per job, quadratic in the backlog
- * (89 % of the emulator's CPU in a simulated day of 100,000 jobs). */
+/* The three approximate counts of queue_id, in one pass over its unexpired messages. */
 struct message_counts {
     int64_t visible, not_visible, delayed;
 };
 
-static int64_t single_int(sqlite3_stmt *st)
-{
-    int64_t v = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    if (st)
-        sqlite3_reset(st);
-    return v;
-}
-
 static struct message_counts count_messages(struct dss_call *call, int64_t queue_id, int64_t now, int64_t cutoff)
 {
     struct message_counts n = {0, 0, 0};
-    sqlite3_stmt *st = dss_stmt(call, "SELECT n_messages FROM sqs_queues WHERE id = ?");
-    if (st)
-        sqlite3_bind_int64(st, 1, queue_id);
-    int64_t total = single_int(st);
-    st = dss_stmt(call, "SELECT count(*) FROM sqs_messages WHERE queue_id = ? AND sent_ms < ?");
-    if (st) {
-        sqlite3_bind_int64(st, 1, queue_id);
-        sqlite3_bind_int64(st, 2, cutoff);
-    }
-    int64_t expired = single_int(st);
-    st = dss_stmt(call, "SELECT total(receive_count > 0), total(receive_count = 0) FROM sqs_messages "
-                        "INDEXED BY sqs_messages_ready WHERE queue_id = ?1 AND visible_ms > ?2 AND sent_ms >= ?3");
+    sqlite3_stmt *st = dss_stmt(call, "SELECT total(visible_ms <= ?2), total(visible_ms > ?2 AND receive_count > 0), "
+                                      "total(visible_ms > ?2 AND receive_count = 0) FROM sqs_messages "
+                                      "WHERE queue_id = ?1 AND sent_ms >= ?3");
     if (!st)
         return n;
     sqlite3_bind_int64(st, 1, queue_id);
     sqlite3_bind_int64(st, 2, now);
     sqlite3_bind_int64(st, 3, cutoff);
     if (sqlite3_step(st) == SQLITE_ROW) {
-        n.not_visible = sqlite3_column_int64(st, 0);
-        n.delayed = sqlite3_column_int64(st, 1);
+        n.visible = sqlite3_column_int64(st, 0);
+        n.not_visible = sqlite3_column_int64(st, 1);
+        n.delayed = sqlite3_column_int64(st, 2);
     }
     sqlite3_reset(st);
-    n.visible = total - expired - n.not_visible - n.delayed;
-    if (n.visible < 0)
-        n.visible = 0;
     return n;
 }
 
@@ -1687,16 +1650,6 @@ static const struct dss_operation sqs_ops[] = {
     {NULL, NULL, 0},
 };
 
-/* Data directories made before queues kept their message counts: counted once here. */
-static int sqs_start(void)
-{
-    sqlite3 *db = dss_db_thread();
-    return db ? dss_db_add_column(db, "sqs_queues", "n_messages", "INTEGER NOT NULL DEFAULT 0",
-                                  "UPDATE sqs_queues SET n_messages = "
-                                  "(SELECT count(*) FROM sqs_messages WHERE queue_id = sqs_queues.id)")
-              : 0;
-}
-
 const struct dss_service dss_sqs_service = {
     .name = "sqs",
     .json_target = "AmazonSQS",
@@ -1708,7 +1661,6 @@ const struct dss_service dss_sqs_service = {
     .xmlns = "http://queue.amazonaws.com/doc/2012-11-05/",
     .schema_sql = schema,
     .ops = sqs_ops,
-    .start = sqs_start,
 };
 
 /* ---- For other services (sqs.h) ---- */

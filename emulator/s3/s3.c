@@ -204,13 +204,29 @@ const struct s3_op *s3_op_find(const char *name)
 
 /* ---- The service ---- */
 
+/* A data directory made before small objects lived in their rows has no s3_objects.body (the
+ * schema's CREATE TABLE IF NOT EXISTS leaves an existing table as it is). */
+static int add_body_column(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT body FROM s3_objects LIMIT 0", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    char *err = NULL;
+    if (sqlite3_exec(db, "ALTER TABLE s3_objects ADD COLUMN body BLOB", NULL, NULL, &err) == SQLITE_OK)
+        return 0;
+    log_error("s3: cannot add s3_objects.body: %s", err ? err : "?");
+    sqlite3_free(err);
+    return -1;
+}
+
 static int s3_start(void)
 {
     if (s3_store_open(dss_data_dir()))
         return -1;
     sqlite3 *db = dss_db_thread();
-    /* Data directories made before small objects lived in their rows. */
-    if (db && dss_db_add_column(db, "s3_objects", "body", "BLOB", NULL))
+    if (db && add_body_column(db))
         return -1;
     if (db)
         s3_store_sweep(db);

@@ -84,50 +84,5 @@ class StartupTest(unittest.TestCase):
         finally:
             db.close()
 
-    def test_queue_counts_in_a_data_directory_from_before_they_were_kept(self):
-        """sqs_queues.n_messages (kept by triggers, read by GetQueueAttributes) is added and
-        counted at start-up in a data directory that lacks it, and the counts stay right as
-        messages come, go in flight and are deleted."""
-        d = self.data_dir()
-        emu = Emulator(data_dir=d).start()
-        try:
-            sqs = client(emu.endpoint, "sqs")
-            url = sqs.create_queue(QueueName="counted")["QueueUrl"]
-            for i in range(5):
-                sqs.send_message(QueueUrl=url, MessageBody="m%d" % i)
-            sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=900)
-            sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=900)
-        finally:
-            rc, log = emu.stop()
-        self.assertEqual(rc, 0, log[-4000:])
-        with sqlite3.connect(os.path.join(d, "dss.db")) as db:  # the database as an older build left it
-            for t in ("added", "removed", "moved"):
-                db.execute("DROP TRIGGER sqs_messages_%s" % t)
-            db.execute("ALTER TABLE sqs_queues DROP COLUMN n_messages")
-        db.close()
-        emu = Emulator(data_dir=d).start()
-        try:
-            sqs = client(emu.endpoint, "sqs")
-            url = sqs.get_queue_url(QueueName="counted")["QueueUrl"]
-
-            def counts():
-                a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-                return tuple(int(a["ApproximateNumberOfMessages" + s]) for s in ("", "NotVisible", "Delayed"))
-            self.assertEqual(counts(), (3, 2, 1))
-            sqs.send_message(QueueUrl=url, MessageBody="new")
-            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=900)["Messages"]
-            self.assertEqual((len(got), counts()), (4, (0, 6, 1)))
-            for m in got:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-            self.assertEqual(counts(), (0, 2, 1))
-            sqs.purge_queue(QueueUrl=url)
-            self.assertEqual(counts(), (0, 0, 0))
-        finally:
-            rc, log = emu.stop()
-        self.assertEqual(rc, 0, log[-4000:])
-        with sqlite3.connect(os.path.join(d, "dss.db")) as db:
-            self.assertEqual(db.execute("SELECT n_messages FROM sqs_queues").fetchall(), [(0,)])
-        db.close()
-
 if __name__ == "__main__":
     unittest.main()
