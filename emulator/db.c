@@ -61,6 +61,8 @@ static size_t db_image_len;
 static pthread_key_t thread_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { void (*committed)(void), (*discarded)(void); } watchers[4]; /* dss_db_watch_commits() */
+static int n_watchers;
 
 /* The checkpoint thread and what it is asked to do. */
 static struct {
@@ -405,6 +407,23 @@ int dss_db_begin(sqlite3 *db, int write)
     return 0;
 }
 
+void dss_db_watch_commits(void (*committed)(void), void (*discarded)(void))
+{
+    for (int i = 0; i < n_watchers; i++)
+        if (watchers[i].committed == committed && watchers[i].discarded == discarded)
+            return; /* started again (the fuzz targets start the services once per run) */
+    if (n_watchers < (int)(sizeof watchers / sizeof watchers[0])) {
+        watchers[n_watchers].committed = committed;
+        watchers[n_watchers++].discarded = discarded;
+    }
+}
+
+static void tell_watchers(int committed)
+{
+    for (int i = 0; i < n_watchers; i++)
+        (committed ? watchers[i].committed : watchers[i].discarded)();
+}
+
 int dss_db_commit(sqlite3 *db, int write)
 {
     int rc = exec_cached(db, sql_commit);
@@ -412,6 +431,7 @@ int dss_db_commit(sqlite3 *db, int write)
         log_error("commit failed: %s", sqlite3_errmsg(db));
         exec_cached(db, sql_rollback);
     }
+    tell_watchers(rc == SQLITE_OK);
     if (wal_over_limit)
         restart_wal(db);
     if (write)
@@ -423,6 +443,7 @@ void dss_db_rollback(sqlite3 *db, int write)
 {
     if (!sqlite3_get_autocommit(db))
         exec_cached(db, sql_rollback);
+    tell_watchers(0);
     if (write)
         pthread_mutex_unlock(&writer_lock);
 }

@@ -25,6 +25,12 @@ sqlite3_stmt *dss_db_stmt(sqlite3 *db, const char *sql);
 int dss_db_begin(sqlite3 *db, int write);
 int dss_db_commit(sqlite3 *db, int write);
 void dss_db_rollback(sqlite3 *db, int write);
+/* For a service that keeps a summary of its tables in memory (sqs.c's message counts): after
+ * every dss_db_commit() that succeeded, committed() runs on the committing thread while it
+ * still holds the writer lock, so summaries change in commit order; after a rollback or a
+ * failed commit, discarded() runs instead. Each must be cheap when the thread changed nothing.
+ * At most four pairs; register before the port accepts requests (a service's start()). */
+void dss_db_watch_commits(void (*committed)(void), void (*discarded)(void));
 /* Closes the calling thread's connection (threads also close theirs when they exit). */
 void dss_db_close_thread(void);
 /* At shutdown, after the server has stopped: stops the checkpoint thread (dss_db_open

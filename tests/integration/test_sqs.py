@@ -602,6 +602,47 @@ class MessageTest(SqsTestCase):
         self.assertClientError("AWS.SimpleQueueService.NonExistentQueue", 400, self.sqs.delete_message,
                                QueueUrl=url + "-missing", ReceiptHandle=m["ReceiptHandle"])
 
+    def test_counts_follow_every_change(self):
+        """The three counts after each kind of change: sends (single, batch, delayed), receives,
+        a delete, a visibility change, a redrive to the dead-letter queue, a purge, and a queue
+        deleted and made again under the same name (which may be given the deleted one's id)."""
+        def counts(url):
+            a = self.attrs(url)
+            return (int(a["ApproximateNumberOfMessages"]), int(a["ApproximateNumberOfMessagesNotVisible"]),
+                    int(a["ApproximateNumberOfMessagesDelayed"]))
+
+        dlq = self.queue("-dlq")
+        dlq_arn = self.attrs(dlq, "QueueArn")["QueueArn"]
+        url = self.queue(RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"}))
+        self.sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": str(i)} for i in range(5)])
+        self.sqs.send_message(QueueUrl=url, MessageBody="late", DelaySeconds=900)
+        self.assertEqual(counts(url), (5, 0, 1))
+        taken = self.receive(url, MaxNumberOfMessages=2, VisibilityTimeout=600)
+        self.assertEqual(len(taken), 2)
+        self.assertEqual(counts(url), (3, 2, 1))
+        self.sqs.delete_message(QueueUrl=url, ReceiptHandle=taken[0]["ReceiptHandle"])
+        self.sqs.delete_message(QueueUrl=url, ReceiptHandle=taken[0]["ReceiptHandle"])  # stale: deletes nothing
+        self.assertEqual(counts(url), (3, 1, 1))
+        self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=taken[1]["ReceiptHandle"], VisibilityTimeout=0)
+        self.assertEqual(counts(url), (4, 0, 1))
+        # Every visible message has been received at most once; receiving them all again moves
+        # the one received before (maxReceiveCount 1) to the dead-letter queue.
+        again = self.receive(url, MaxNumberOfMessages=10, VisibilityTimeout=600)
+        self.assertEqual(len(again), 3)
+        self.assertEqual(counts(url), (0, 3, 1))
+        self.assertEqual(counts(dlq), (1, 0, 0))
+        self.sqs.purge_queue(QueueUrl=url)
+        self.assertEqual(counts(url), (0, 0, 0))
+        self.assertEqual(counts(dlq), (1, 0, 0))
+        # The newest queue deleted and made again: the new one starts empty.
+        fresh = self.queue("-fresh")
+        self.sqs.send_message_batch(QueueUrl=fresh, Entries=[{"Id": str(i), "MessageBody": str(i)} for i in range(3)])
+        self.sqs.delete_queue(QueueUrl=fresh)
+        fresh = self.queue("-fresh")
+        self.assertEqual(counts(fresh), (0, 0, 0))
+        self.sqs.send_message(QueueUrl=fresh, MessageBody="x")
+        self.assertEqual(counts(fresh), (1, 0, 0))
+
     def test_receipt_handle_of_another_queue_is_invalid(self):
         a, b = self.queue("-a"), self.queue("-b")
         self.sqs.send_message(QueueUrl=a, MessageBody="x")
