@@ -500,12 +500,20 @@ static int op_describe_instances(struct dss_call *call, const cJSON *params, cJS
     char err[512];
     if (ec2_filters_parse(cJSON_GetObjectItemCaseSensitive(params, "Filters"), instance_filters, &fs, err, sizeof err))
         return dss_fail(call, DSS_E_InvalidParameterValue, "%s", err);
-    sqlite3_stmt *st = dss_stmt(call, "SELECT " INST_COLS " FROM ec2_instances WHERE seq > ? ORDER BY seq");
+    /* Asked by id, the instances are looked up by id: a workflow that describes its own
+     * instance on every poll must not pay for every instance of the last hour. */
+    char *listed = cJSON_GetArraySize(ids) ? cJSON_PrintUnformatted(ids) : NULL;
+    sqlite3_stmt *st = listed ? dss_stmt(call, "SELECT " INST_COLS " FROM ec2_instances WHERE seq > ? AND id IN "
+                                               "(SELECT value FROM json_each(?)) ORDER BY seq")
+                              : dss_stmt(call, "SELECT " INST_COLS " FROM ec2_instances WHERE seq > ? ORDER BY seq");
     if (!st) {
+        free(listed);
         ec2_filters_free(&fs);
         return dss_fail(call, DSS_E_Ec2InternalError, "An internal error has occurred");
     }
     sqlite3_bind_int64(st, 1, after);
+    if (listed)
+        sqlite3_bind_text(st, 2, listed, -1, free);
     cJSON *out = cJSON_CreateObject();
     cJSON *reservations = cJSON_AddArrayToObject(out, "Reservations");
     cJSON *res = NULL;
@@ -513,8 +521,6 @@ static int op_describe_instances(struct dss_call *call, const cJSON *params, cJS
     int64_t count = 0, last_seq = 0;
     int more = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        if (ids && cJSON_GetArraySize(ids) && !id_listed(ids, col(st, C_ID)))
-            continue;
         struct inst_ctx ctx = {st, NULL, ""};
         int hit = ec2_filters_match(&fs, inst_filter_value, &ctx);
         cJSON_Delete(ctx.tags);
@@ -564,15 +570,21 @@ static int op_describe_instance_status(struct dss_call *call, const cJSON *param
     /* "ok" also waits for the instance's SSM agent to have registered: on AWS the agent is up well
      * before the status checks pass (minutes), and a workflow that sends its command once the
      * status is ok must not meet InvalidInstanceId because a loaded machine started a worker late. */
-    sqlite3_stmt *st = dss_stmt(call, "SELECT id, state, az, running_ms, worker, EXISTS(SELECT 1 FROM ssm_agents a "
-                                      "WHERE a.instance_id = ec2_instances.id) FROM ec2_instances ORDER BY seq");
+#define STATUS_COLS "SELECT id, state, az, running_ms, worker, EXISTS(SELECT 1 FROM ssm_agents a " \
+                    "WHERE a.instance_id = ec2_instances.id) FROM ec2_instances "
+    char *listed = cJSON_GetArraySize(ids) ? cJSON_PrintUnformatted(ids) : NULL; /* by id: as DescribeInstances */
+    sqlite3_stmt *st = listed ? dss_stmt(call, STATUS_COLS "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY seq")
+                              : dss_stmt(call, STATUS_COLS "ORDER BY seq");
+#undef STATUS_COLS
+    if (st && listed)
+        sqlite3_bind_text(st, 1, listed, -1, free);
+    else
+        free(listed);
     cJSON *out = cJSON_CreateObject();
     cJSON *list = cJSON_AddArrayToObject(out, "InstanceStatuses");
     int64_t now = dss_clock_now_ms();
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         const char *id = col(st, 0), *state = col(st, 1), *worker = col(st, 4);
-        if (ids && cJSON_GetArraySize(ids) && !id_listed(ids, id))
-            continue;
         int running = !strcmp(state, EC2_RUNNING);
         if (!running && !all)
             continue;
