@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,8 @@ static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { void (*committed)(void), (*discarded)(void); } watchers[4]; /* dss_db_watch_commits() */
 static int n_watchers;
+static atomic_ulong generation;     /* dss_db_generation() */
+static __thread int changes_at_begin; /* sqlite3_total_changes() when this thread's write began */
 
 /* The checkpoint thread and what it is asked to do. */
 static struct {
@@ -404,6 +407,8 @@ int dss_db_begin(sqlite3 *db, int write)
             pthread_mutex_unlock(&writer_lock);
         return -1;
     }
+    if (write)
+        changes_at_begin = sqlite3_total_changes(db);
     return 0;
 }
 
@@ -432,11 +437,18 @@ int dss_db_commit(sqlite3 *db, int write)
         exec_cached(db, sql_rollback);
     }
     tell_watchers(rc == SQLITE_OK);
+    if (rc == SQLITE_OK && write && sqlite3_total_changes(db) != changes_at_begin)
+        atomic_fetch_add(&generation, 1);
     if (wal_over_limit)
         restart_wal(db);
     if (write)
         pthread_mutex_unlock(&writer_lock);
     return rc == SQLITE_OK ? 0 : -1;
+}
+
+unsigned long dss_db_generation(void)
+{
+    return atomic_load(&generation);
 }
 
 void dss_db_rollback(sqlite3 *db, int write)

@@ -31,6 +31,10 @@ void dss_db_rollback(sqlite3 *db, int write);
  * failed commit, discarded() runs instead. Each must be cheap when the thread changed nothing.
  * At most four pairs; register before the port accepts requests (a service's start()). */
 void dss_db_watch_commits(void (*committed)(void), void (*discarded)(void));
+/* How many write transactions have committed a change to some row since start-up: the same
+ * number twice means the database did not change in between (the simulated clock's barrier
+ * skips work it has just found nothing to do for). */
+unsigned long dss_db_generation(void);
 /* Closes the calling thread's connection (threads also close theirs when they exit). */
 void dss_db_close_thread(void);
 /* At shutdown, after the server has stopped: stops the checkpoint thread (dss_db_open

@@ -45,6 +45,7 @@
 #include "simclock.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,8 @@
 
 #define MAX_PARTICIPANTS 16
 #define SIM_OUTPUT_MAX 24000
+
+static atomic_ulong inputs; /* simworkers_inputs(): job models posted, kill-worker faults */
 #define SIM_START_MS 1767225600000LL /* 2026-01-01T00:00:00Z: every simulated run starts here */
 
 enum sim_hit { HIT_NONE, HIT_SPOT, HIT_CRASH };
@@ -280,6 +283,7 @@ static int jobs_endpoint(struct dss_call *call)
         added++;
     }
     pthread_mutex_unlock(&sim_lock);
+    atomic_fetch_add(&inputs, 1);
     cJSON_Delete(doc);
     if (rc)
         return control_reply_error(call, 400, "InvalidParameterValue", "jobs[%d]: %s", added, err);
@@ -754,6 +758,11 @@ int64_t simworkers_tick(sqlite3 *db, int64_t now)
     return next;
 }
 
+unsigned long simworkers_inputs(void)
+{
+    return atomic_load(&inputs);
+}
+
 int simworkers_kill(const char *instance_id)
 {
     sqlite3 *db = dss_db_thread();
@@ -774,6 +783,7 @@ int simworkers_kill(const char *instance_id)
         snprintf(crashed[n_crashed++], 20, "%s", instance_id);
     }
     pthread_mutex_unlock(&sim_lock);
+    atomic_fetch_add(&inputs, 1);
     instances_poke();
     return g ? 0 : -1;
 }

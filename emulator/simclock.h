@@ -23,6 +23,9 @@ int simclock_barrier(int64_t next_internal);
 /* Simulated workers: worker lifecycle, command intake, faults and completions due by now,
  * inside the supervisor's write transaction. Returns the next time due (0: none). */
 int64_t simworkers_tick(sqlite3 *db, int64_t now);
+/* Changes to the simulated workers' inputs that are not in the database (job models posted,
+ * kill-worker faults): a count, as dss_db_generation() counts the database's. */
+unsigned long simworkers_inputs(void);
 /* The kill-worker fault on a simulated worker. Returns 0, or -1 if the instance has none. */
 int simworkers_kill(const char *instance_id);
 /* /_dss/clock/... and /_dss/sim/... Returns 1 when it answered. */
