@@ -162,10 +162,26 @@ static const struct asl_state *cur(struct execution *x)
     return &x->e->m->states[x->state];
 }
 
+/* Whether an event or log line of this type is a failure: kept by HISTORY_FAILURES. */
+static int failure_type(const char *type)
+{
+    size_t n = strlen(type);
+    static const char *const ends[] = {"Failed", "TimedOut", "Aborted", "Caught", "cause"};
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        size_t k = strlen(ends[i]);
+        if (n >= k && !strcmp(type + n - k, ends[i]))
+            return 1;
+    }
+    return 0;
+}
+
 static void log_line(struct execution *x, const char *event, const char *state, const char *detail)
 {
     struct engine *e = x->e;
     if (!e->opt.log)
+        return;
+    if (e->opt.history != HISTORY_FULL && strncmp(event, "Execution", 9) &&
+        (e->opt.history == HISTORY_NONE || !failure_type(event)))
         return;
     char ts[32];
     iso8601_ms(sched_now_ms(), ts);
@@ -191,21 +207,26 @@ static void log_line(struct execution *x, const char *event, const char *state, 
     }
 }
 
+static int recorded(const struct engine *e, const char *type)
+{
+    return e->opt.history == HISTORY_FULL || (e->opt.history == HISTORY_FAILURES && failure_type(type));
+}
+
 /* Records one history event with data already printed (may be NULL). Returns 0, or -1 when the
  * execution has hit the history limit (the caller must then fail it). */
 static int event_text(struct execution *x, const char *type, const char *state, const char *text)
 {
     struct engine *e = x->e;
-    x->events++;
-    if (e->j)
-        journal_event(e->j, x->id, x->events, sched_now_ms(), type, state, e->opt.history_data ? text : NULL);
+    x->events++; /* counted whatever is recorded: the history limit is the same at every level */
+    if (e->j && recorded(e, type))
+        journal_event(e->j, x->id, x->events, sched_now_ms(), type, state, text);
     return x->events >= e->opt.max_events ? -1 : 0;
 }
 
 /* The same with data (may be NULL, not taken) printed here. */
 static int event(struct execution *x, const char *type, const char *state, const cJSON *data)
 {
-    char *text = data && x->e->opt.history_data && x->e->j ? cJSON_PrintUnformatted(data) : NULL;
+    char *text = data && x->e->j && recorded(x->e, type) ? cJSON_PrintUnformatted(data) : NULL;
     int rc = event_text(x, type, state, text);
     free(text);
     return rc;
@@ -223,10 +244,12 @@ static void finish(struct execution *x, enum xstatus st, const char *error, cons
         cJSON_AddItemReferenceToObject(d, "output", output);
     }
     x->events++;
-    char *text = e->opt.history_data || st == X_FAILED ? cJSON_PrintUnformatted(d) : NULL;
+    int keep = e->j && recorded(e, type);
+    char *text = keep ? cJSON_PrintUnformatted(d) : NULL;
     char *out = output ? cJSON_PrintUnformatted(output) : NULL;
     if (e->j) {
-        journal_event(e->j, x->id, x->events, sched_now_ms(), type, NULL, text);
+        if (keep)
+            journal_event(e->j, x->id, x->events, sched_now_ms(), type, NULL, text);
         journal_finish(e->j, x->id, st == X_SUCCEEDED ? "SUCCEEDED" : "FAILED", error, cause, out, x->events,
                        sched_now_ms());
     }
@@ -1165,7 +1188,7 @@ static struct execution *launch(struct engine *e, int64_t id, const char *name, 
         return NULL;
     }
     e->stats.running++;
-    /* Recorded with its input whatever history_data says: a resumed execution reads
+    /* Recorded with its input whatever --history says: a resumed execution reads
      * $$.Execution.Input from it. */
     x->events++;
     if (e->j) {

@@ -44,7 +44,7 @@ static void usage(FILE *f)
     fputs("usage: dss-scheduler COMMAND [options]\n"
           "  run --stack S [--workflow FILE] [--poll-interval SECONDS] [--journal FILE]\n"
           "      [--log-format text|json] [--waiter-delay SECONDS] [--max-events N] [--max-payload BYTES]\n"
-          "      [--quiet]\n"
+          "      [--history full|failures|none] [--quiet]\n"
           "      [--clock EMULATOR_URL]  (time from dss-emulator --clock simulated; one request at a time)\n"
           "      [--scaler seed|inflight|off] [--scaler-interval SECONDS] [--no-automation]\n"
           "  submit --stack S (--job FILE.json | --command CMD [--command CMD...]\n"
@@ -68,6 +68,7 @@ struct opts {
     long max_events;
     long max_payload; /* --max-payload: Step Functions' 256 KiB state payload quota, lowered for tests */
     int quiet, json;
+    enum engine_history history; /* --history */
     const char *positional;
     const char *clock_url; /* --clock: the emulator's simulated clock */
     enum scaler_mode scaler;
@@ -90,6 +91,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"clock", required_argument, 0, 'K'},
         {"scaler", required_argument, 0, 'A'},        {"scaler-interval", required_argument, 0, 'I'},
         {"no-automation", no_argument, 0, 'N'},    {"max-payload", required_argument, 0, 'P'},
+        {"history", required_argument, 0, 'H'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->poll_interval = 5;
@@ -133,6 +135,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             }
             break;
         case 'q': o->quiet = 1; break;
+        case 'H':
+            if (!strcmp(optarg, "full") || !strcmp(optarg, "failures") || !strcmp(optarg, "none")) {
+                o->history = optarg[0] == 'f' ? (optarg[1] == 'u' ? HISTORY_FULL : HISTORY_FAILURES) : HISTORY_NONE;
+                break;
+            }
+            fprintf(stderr, "dss-scheduler: --history is full, failures or none, not '%s'\n", optarg);
+            return -1;
         case 'A':
             if (scaler_mode_parse(optarg, &o->scaler)) {
                 fprintf(stderr, "dss-scheduler: --scaler is seed, inflight or off, not '%s'\n", optarg);
@@ -873,8 +882,9 @@ static int cmd_run(struct runtime *rt, const struct opts *o)
     char sm_arn[600];
     snprintf(sm_arn, sizeof sm_arn, "arn:aws:states:%s:000000000000:stateMachine:%s-scheduler",
              aws_client_region(rt->aws), o->stack);
-    struct engine_options eo = {o->max_events, (size_t)o->max_payload, strcmp(o->log_format, "json") == 0,
-                                o->quiet ? NULL : stderr, 1, NULL, NULL, sm_arn};
+    struct engine_options eo = {.max_events = o->max_events, .max_payload = (size_t)o->max_payload,
+                                .log_json = strcmp(o->log_format, "json") == 0, .log = o->quiet ? NULL : stderr,
+                                .history = o->history, .state_machine_arn = sm_arn};
     struct engine *e = engine_new(m, seed_tasks, seed_ntasks, &env, rt->loop, j, &eo);
     env.engine = e;
     struct runner R = {{NULL, 0, 0}, rt, e, j, o, 0, 0, -1, {0}, 0};

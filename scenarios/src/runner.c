@@ -530,8 +530,8 @@ static int start_scheduler(struct run *r, char *err, size_t n)
     snprintf(journal, sizeof journal, "%s/journal.db", r->dir);
     snprintf(log, sizeof log, "%s/scheduler.log", r->dir);
     char *argv[20] = {exe, "run", "--stack", r->s->stack, "--poll-interval", poll, "--journal", journal,
-                      "--waiter-delay", waiter, "--log-format", "json"};
-    int k = 12;
+                      "--waiter-delay", waiter, "--log-format", "json", "--history", (char *)r->s->history};
+    int k = 14;
     if (r->workflow[0]) {
         argv[k++] = "--workflow";
         argv[k++] = r->workflow;

@@ -809,13 +809,14 @@ static int parse_root(struct pctx *c, const cJSON *root, int64_t seed_override, 
 {
     static const char *const keys[] = {"name", "description", "seed", "mode", "clock_speed", "time_limit",
                                        "stack", "workflow", "poll_interval", "fleet", "emulator", "scaler", "jobs",
-                                       "faults", "expect", NULL};
+                                       "faults", "expect", "history", NULL};
     static const char *const skeys[] = {"name", "region", NULL};
     static const char *const modes[] = {"real", "simulated"};
+    static const char *const histories[] = {"full", "failures", "none"};
     if (need_object(c, root, "") || check_keys(c, root, "", keys))
         return -1;
     double seed = 0;
-    int mode = 0;
+    int mode = 0, history = -1;
     if (get_string(c, root, "", "name", NULL, 1, &s->name) ||
         get_string(c, root, "", "description", "", 0, &s->description) ||
         get_number(c, root, "", "seed", 1, 0, 9007199254740991.0, &seed) ||
@@ -823,8 +824,13 @@ static int parse_root(struct pctx *c, const cJSON *root, int64_t seed_override, 
         get_number(c, root, "", "clock_speed", 1, 0.01, 1000, &s->clock_speed) ||
         get_number(c, root, "", "time_limit", 600, 1, 7 * 86400, &s->time_limit_s) ||
         get_string(c, root, "", "workflow", "seed", 0, &s->workflow) ||
-        get_number(c, root, "", "poll_interval", 5, 0.01, 3600, &s->poll_interval_s))
+        get_number(c, root, "", "poll_interval", 5, 0.01, 3600, &s->poll_interval_s) ||
+        get_enum(c, root, "", "history", -1, histories, 3, &history))
         return -1;
+    /* In real mode the runner reads the journal's newest events (retrying_executions()). */
+    if (mode == SCN_MODE_REAL && history > 0)
+        return fail(c, "history", "must be \"full\" in real mode (the runner reads the scheduler's history)");
+    s->history = history >= 0 ? histories[history] : mode == SCN_MODE_REAL ? "full" : "failures";
     if (seed != floor(seed))
         return fail(c, "seed", "must be an integer between 0 and 2^53-1");
     s->seed = seed_override >= 0 ? (uint64_t)seed_override : (uint64_t)seed;

@@ -23,7 +23,7 @@
 
 enum scn_mode {
     SCN_MODE_REAL,      /* worker processes run the commands, wall time (clock speed applies) */
-    SCN_MODE_SIMULATED, /* virtual time throughout; not implemented by this runner yet */
+    SCN_MODE_SIMULATED, /* virtual time throughout: the emulator's clock, simulated workers */
 };
 
 enum scn_market { SCN_MARKET_SPOT, SCN_MARKET_ON_DEMAND };
@@ -177,6 +177,8 @@ struct scenario {
     char *stack, *region;
     char *workflow;           /* as written: "seed", "hardened" or a path */
     double poll_interval_s;   /* the state machine's Timeout_Job */
+    const char *history;      /* dss-scheduler run --history: "full" (real mode's only and default),
+                               * "failures" (simulated mode's default) or "none" */
     /* Fleet. */
     int max_instances;
     char **instance_types;

@@ -337,6 +337,53 @@ class SchedulerE2E(dsstest.EmulatorTestCase):
         self.assertEqual(xs[0]["error"], "States.Runtime")
         self.assertIn("history", xs[0]["cause"])
 
+    def history(self, journal, execution):
+        h = subprocess.run([SCHED, "history", execution, "--journal", journal, "--json"], env=sched_env(self.endpoint),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(h.returncode, 0, h.stderr)
+        return [json.loads(line) for line in h.stdout.splitlines()]
+
+    def test_history_levels(self):
+        """--history failures keeps only failure events (with their data) and logs only
+        executions' starts and ends and failures; --history none keeps no events. Both keep the
+        execution's start (a restart reads its input from it) and its result."""
+        stack = "hfail"
+        make_stack(self, stack)
+        self.submit(stack, "--command", "head -c 30000 /dev/zero | tr '\\0' x", "--success-string", "",
+                    "--retry", "0", "--id", "big")
+        iid = self.launch(stack)
+        journal = os.path.join(self.dir, "hfail.db")
+        s = Scheduler(self, self.endpoint, stack, journal, self.workflow, "--max-payload", "20000",
+                      "--history", "failures")
+        xs = self.wait_done(journal, timeout=90)
+        self.assertEqual((xs[0]["status"], xs[0]["error"]), ("FAILED", "States.DataLimitExceeded"), s.text()[-3000:])
+        events = self.history(journal, iid)
+        # Between them only failures: a GetCommandInvocation sent before the worker had taken the
+        # command fails with InvocationDoesNotExist and is retried (TaskFailed), on a slow machine.
+        types = [e["type"] for e in events]
+        self.assertEqual((types[0], types[-1]), ("ExecutionStarted", "ExecutionFailed"), types)
+        self.assertEqual(set(types[1:-1]) - {"TaskFailed"}, set(), types)
+        self.assertEqual(events[-1]["data"]["error"], "States.DataLimitExceeded")
+        self.assertGreater(events[-1]["id"], 10)  # numbered as if every event had been kept
+        s.stop()
+        self.assertIn("ExecutionStarted", s.text())
+        self.assertIn("ExecutionFailed", s.text())
+        self.assertNotIn("StateEntered", s.text())
+
+        stack = "hnone"
+        make_stack(self, stack)
+        self.submit(stack, "--command", "echo fine", "--success-string", "fine", "--retry", "0", "--id", "ok")
+        iid = self.launch(stack)
+        journal = os.path.join(self.dir, "hnone.db")
+        s = Scheduler(self, self.endpoint, stack, journal, self.workflow, "--history", "none")
+        xs = self.wait_done(journal, timeout=90)
+        self.assertEqual(xs[0]["status"], "SUCCEEDED", s.text()[-3000:])
+        self.assertEqual(self.item(stack, "ok")["Status"], "Successful")
+        self.assertEqual([e["type"] for e in self.history(journal, iid)], ["ExecutionStarted"])
+        s.stop()
+        self.assertIn("ExecutionSucceeded", s.text())
+        self.assertNotIn("StateEntered", s.text())
+
 
 class SchedulerCli(dsstest.EmulatorTestCase):
 
@@ -358,6 +405,11 @@ class SchedulerCli(dsstest.EmulatorTestCase):
         p = self.run_sched("run", "--stack", "notable", "--journal", os.path.join(dsstest.temp_dir(self), "j.db"))
         self.assertEqual(p.returncode, 1)
         self.assertIn("notable-job-monitoring", p.stderr)
+
+    def test_bad_history_level_is_named(self):
+        p = self.run_sched("run", "--stack", "x", "--history", "some")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("--history is full, failures or none, not 'some'", p.stderr)
 
     def test_unreachable_endpoint_names_url_and_setting(self):
         env = sched_env("http://127.0.0.1:9")

@@ -28,6 +28,7 @@ static void test_minimal_defaults(void **state)
     assert_string_equal(s.stack, "dss");
     assert_string_equal(s.region, "us-east-1");
     assert_string_equal(s.workflow, "seed");
+    assert_string_equal(s.history, "full");
     assert_int_equal(s.max_instances, 4);
     assert_int_equal(s.n_instance_types, 1);
     assert_string_equal(s.instance_types[0], "c5.large");
@@ -45,6 +46,14 @@ static void test_minimal_defaults(void **state)
         assert_int_equal(s.expect.inv[i], SCN_EXPECT_HOLD);
     for (int i = 0; i < SCN_STATUS__COUNT; i++)
         assert_int_equal(s.expect.status[i], -1);
+    scenario_free(&s);
+    /* Simulated runs keep only failures unless told otherwise. */
+    assert_int_equal(load("{\"name\":\"m\",\"mode\":\"simulated\",\"jobs\":[{\"id\":\"a\"}]}", &s, err, sizeof err), 0);
+    assert_string_equal(s.history, "failures");
+    scenario_free(&s);
+    assert_int_equal(load("{\"name\":\"m\",\"mode\":\"simulated\",\"history\":\"full\",\"jobs\":[{\"id\":\"a\"}]}",
+                          &s, err, sizeof err), 0);
+    assert_string_equal(s.history, "full");
     scenario_free(&s);
 }
 
@@ -152,6 +161,9 @@ static const struct bad_case bad[] = {
     {"{\"name\":\"x\",\"seed\":1.5,\"jobs\":[{\"id\":\"a\"}]}", "seed: must be an integer"},
     {"{\"name\":\"x\",\"seed\":-1,\"jobs\":[{\"id\":\"a\"}]}", "seed: must be between"},
     {"{\"name\":\"x\",\"mode\":\"fast\",\"jobs\":[{\"id\":\"a\"}]}", "mode: must be one of real, simulated"},
+    {"{\"name\":\"x\",\"history\":\"none\",\"jobs\":[{\"id\":\"a\"}]}", "history: must be \"full\" in real mode"},
+    {"{\"name\":\"x\",\"mode\":\"simulated\",\"history\":\"some\",\"jobs\":[{\"id\":\"a\"}]}",
+     "history: must be one of full, failures, none"},
     {"{\"name\":\"x\",\"clock_speed\":0,\"jobs\":[{\"id\":\"a\"}]}", "clock_speed: must be between"},
     {"{\"name\":\"x\",\"clock_speed\":\"fast\",\"jobs\":[{\"id\":\"a\"}]}", "clock_speed: must be a number"},
     {"{\"name\":\"x\",\"stack\":{\"name\":\"a/b\"},\"jobs\":[{\"id\":\"a\"}]}", "stack.name: must be"},
