@@ -65,6 +65,9 @@ static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { void (*committed)(void), (*discarded)(void); } watchers[4]; /* dss_db_watch_commits() */
 static int n_watchers;
 static atomic_ulong generation;     /* dss_db_generation() */
+static struct { char name[64]; atomic_ulong changes; } watched[8]; /* dss_db_watch_table() */
+static atomic_int n_watched;
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread int changes_at_begin; /* sqlite3_total_changes() when this thread's write began */
 
 /* The checkpoint thread and what it is asked to do. */
@@ -177,6 +180,39 @@ void dss_db_close(void)
     dss_db_close_thread();
 }
 
+/* SQLite's update hook, on every connection: counts the change if its table is watched. */
+static void on_row_change(void *arg, int op, const char *database, const char *table, sqlite3_int64 rowid)
+{
+    (void)arg, (void)op, (void)database, (void)rowid;
+    int n = atomic_load(&n_watched);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(table, watched[i].name)) {
+            atomic_fetch_add(&watched[i].changes, 1);
+            return;
+        }
+}
+
+int dss_db_watch_table(const char *table)
+{
+    pthread_mutex_lock(&watch_lock);
+    int n = atomic_load(&n_watched), slot = -1;
+    for (int i = 0; i < n && slot < 0; i++)
+        if (!strcmp(watched[i].name, table))
+            slot = i;
+    if (slot < 0 && n < (int)(sizeof watched / sizeof watched[0]) && strlen(table) < sizeof watched[0].name) {
+        snprintf(watched[n].name, sizeof watched[n].name, "%s", table);
+        atomic_store(&n_watched, n + 1); /* after the name: the hook reads names below n_watched */
+        slot = n;
+    }
+    pthread_mutex_unlock(&watch_lock);
+    return slot;
+}
+
+unsigned long dss_db_table_changes(int slot)
+{
+    return slot >= 0 && slot < atomic_load(&n_watched) ? atomic_load(&watched[slot].changes) : 0;
+}
+
 static sqlite3 *open_connection(void)
 {
     sqlite3 *db = NULL;
@@ -192,6 +228,7 @@ static sqlite3 *open_connection(void)
     sqlite3_busy_timeout(db, 5000);
     if (checkpoints.running)
         sqlite3_wal_hook(db, on_wal_commit, NULL); /* replaces SQLite's automatic checkpoint */
+    sqlite3_update_hook(db, on_row_change, NULL);
     char *err = NULL;
     if (sqlite3_exec(db, db_durable ? "PRAGMA synchronous=NORMAL; PRAGMA journal_mode=WAL; "
                                       "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"

@@ -35,6 +35,12 @@ void dss_db_watch_commits(void (*committed)(void), void (*discarded)(void));
  * number twice means the database did not change in between (the simulated clock's barrier
  * skips work it has just found nothing to do for). */
 unsigned long dss_db_generation(void);
+/* Rows changed in a table, counted as they change (an INSERT, UPDATE or DELETE of any
+ * connection, committed or not): work that reads only some tables can tell that they have not
+ * changed since it last ran and skip itself. dss_db_watch_table() starts counting a table (at
+ * most eight; rowid tables only: SQLite reports no others) and returns its slot, or -1. */
+int dss_db_watch_table(const char *table);
+unsigned long dss_db_table_changes(int slot);
 /* Closes the calling thread's connection (threads also close theirs when they exit). */
 void dss_db_close_thread(void);
 /* At shutdown, after the server has stopped: stops the checkpoint thread (dss_db_open

@@ -21,11 +21,13 @@
  * Limitations: no launch configurations, lifecycle hooks, warm pools, scaling policies,
  * load balancers or instance refresh; HealthCheckType ELB is treated as EC2.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "db.h"
 #include "ec2/ec2.h"
 #include "service.h"
 #include "util.h"
@@ -488,7 +490,9 @@ static void sync_members(const char *asg, int64_t now)
     free(m);
 }
 
-static void reconcile_group(struct group *g, int64_t now)
+/* Brings group g to its desired capacity. Returns 1 when it has it (settled: the next call
+ * would change nothing unless a table it reads changes), 0 when launches are still owed. */
+static int reconcile_group(struct group *g, int64_t now)
 {
     sync_members(g->name, now);
     sqlite3_stmt *st = dss_stmt(NULL, "SELECT COUNT(*), COALESCE(SUM(spot = 0), 0) FROM asg_instances WHERE asg = ? "
@@ -507,7 +511,7 @@ static void reconcile_group(struct group *g, int64_t now)
         sqlite3_reset(st);
         if (!left) {
             group_forget(g->name);
-            return;
+            return 1;
         }
     }
     int64_t desired = g->deleting ? 0 : g->desired;
@@ -545,10 +549,43 @@ static void reconcile_group(struct group *g, int64_t now)
         for (int i = 0; i < n; i++)
             member_terminate(g->name, ids[i], cause, now);
     }
+    return count >= desired;
+}
+
+/* The tables reconcile_group() reads; their change counts (db.h) tell whether it can have
+ * anything new to do. */
+static const char *const read_tables[] = {"asg_groups", "asg_instances", "ec2_instances", "ec2_launch_templates",
+                                          "ec2_lt_versions"};
+#define N_READ_TABLES (sizeof read_tables / sizeof read_tables[0])
+static int read_slots[N_READ_TABLES];
+static pthread_once_t read_slots_once = PTHREAD_ONCE_INIT;
+
+static void watch_read_tables(void)
+{
+    for (size_t i = 0; i < N_READ_TABLES; i++)
+        read_slots[i] = dss_db_watch_table(read_tables[i]);
+}
+
+static unsigned long read_tables_changes(void)
+{
+    unsigned long n = 0;
+    for (size_t i = 0; i < N_READ_TABLES; i++)
+        n += dss_db_table_changes(read_slots[i]);
+    return n;
 }
 
 int64_t autoscaling_tick(int64_t now)
 {
+    /* Every group settled at the last tick and nothing it reads has changed since: this tick
+     * would change nothing (a tick reads every member of every group and its instance, which
+     * the simulated clock's barrier did for every turn, a tenth of the emulator's CPU). Only
+     * the supervisor's thread ticks. */
+    static int settled;
+    static unsigned long settled_at;
+    pthread_once(&read_slots_once, watch_read_tables);
+    unsigned long changes = read_tables_changes();
+    if (settled && changes == settled_at)
+        return 0;
     sqlite3_stmt *st = dss_stmt(NULL, "SELECT name FROM asg_groups ORDER BY name");
     if (!st)
         return 0;
@@ -565,14 +602,19 @@ int64_t autoscaling_tick(int64_t now)
         snprintf(names[n++], 256, "%s", col(st, 0));
     }
     sqlite3_reset(st);
+    int all_settled = 1;
     for (int i = 0; i < n; i++) {
         struct group g;
         if (group_load(names[i], &g) == 0) {
-            reconcile_group(&g, now);
+            all_settled &= reconcile_group(&g, now);
             group_cleanup(&g);
+        } else {
+            all_settled = 0;
         }
     }
     free(names);
+    settled = all_settled;
+    settled_at = changes; /* what this tick changed itself makes the next one run */
     return 0;
 }
 

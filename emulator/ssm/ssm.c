@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "db.h"
 #include "ec2/ec2.h"
 #include "service.h"
 #include "ssm/parameters.h"
@@ -1095,6 +1096,14 @@ static void settle(const char *sql, int64_t now)
 
 /* The earliest deadline of a live invocation (0: none): Pending ones time out after timeout_s,
  * InProgress and Cancelling ones after both timeouts. */
+static int deadline_slots[2];
+
+static void watch_deadline_tables(void)
+{
+    deadline_slots[0] = dss_db_watch_table("ssm_invocations");
+    deadline_slots[1] = dss_db_watch_table("ssm_commands");
+}
+
 static int64_t next_deadline(void)
 {
     sqlite3_stmt *st = dss_stmt(NULL, "SELECT MIN(c.requested_ms + CASE v.status WHEN 'Pending' THEN c.timeout_s "
@@ -1109,11 +1118,28 @@ static int64_t next_deadline(void)
     return next;
 }
 
+/* next_deadline() reads every live invocation and its command: while neither table has changed
+ * (db.h's change counts) its answer stands. Only the instance supervisor's thread ticks. */
+static int64_t next_deadline_cached(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    static int valid;
+    static unsigned long key;
+    static int64_t next;
+    pthread_once(&once, watch_deadline_tables);
+    unsigned long changes = dss_db_table_changes(deadline_slots[0]) + dss_db_table_changes(deadline_slots[1]);
+    if (!valid || changes != key) {
+        next = next_deadline();
+        key = changes, valid = 1;
+    }
+    return next;
+}
+
 int64_t ssm_tick(int64_t now)
 {
     /* Both settlements below need a deadline that has passed, so while none has they would
      * change nothing: skip them (this runs at every turn of the simulated clock's barrier). */
-    int64_t next = next_deadline();
+    int64_t next = next_deadline_cached();
     if (!next || next > now)
         return next;
     /* Never delivered within TimeoutSeconds. */
@@ -1126,7 +1152,7 @@ int64_t ssm_tick(int64_t now)
            "1000 FROM ssm_commands c WHERE c.id = command_id) <= ?1 AND NOT EXISTS (SELECT 1 FROM ec2_instances i "
            "WHERE i.id = instance_id AND i.state = 'running' AND i.worker IN ('running', 'paused') AND "
            "i.worker_pid = ssm_invocations.worker_pid)", now);
-    return next_deadline();
+    return next_deadline_cached();
 }
 
 /* DSS_SSM_DEAD_AGENT, read once: by ssm_start, or before it by the instance supervisor's first
