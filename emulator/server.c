@@ -113,7 +113,7 @@ static struct dss_call *waiters_tail;
 static atomic_ulong wake_gen;          /* bumped by every wake: closes the park/wake race */
 static atomic_uint n_parked;           /* calls in the waiter list (capped: auth.h) */
 static atomic_uint n_calls;            /* calls alive (parsed or parked); simulated clock: the barrier */
-void (*dss_server_idle_hook)(void);    /* server.h: told when a call parks or ends */
+void (*dss_server_idle_hook)(void);    /* server.h: told when a call parks or ends, none busy */
 static int shutting_down;
 static pthread_t timer_thread;
 static int timer_running;
@@ -148,6 +148,14 @@ static void waiter_resume(struct dss_call *c)
     MHD_resume_connection(c->conn);
 }
 
+/* The simulated clock's barrier waits for every live call to be parked: tell it when no call
+ * is busy, and only then (told at every call's end, its thread woke for every request). */
+static void tell_if_idle(void)
+{
+    if (dss_server_idle_hook && dss_server_busy_calls(NULL) == 0)
+        dss_server_idle_hook();
+}
+
 /* Suspends the call unless a wake happened since it began its run, in which case the
  * operation must run again at once (returns 0). */
 static int waiter_park(struct dss_call *c)
@@ -172,8 +180,7 @@ static int waiter_park(struct dss_call *c)
     MHD_suspend_connection(c->conn);
     pthread_cond_signal(&waiters_cond);
     pthread_mutex_unlock(&waiters_lock);
-    if (dss_server_idle_hook)
-        dss_server_idle_hook();
+    tell_if_idle();
     return 1;
 }
 
@@ -1159,8 +1166,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         atomic_fetch_sub(&n_calls, 1);
     call_free(c);
     *con_cls = NULL;
-    if (dss_server_idle_hook)
-        dss_server_idle_hook();
+    tell_if_idle();
 }
 
 /* ======================================================================================

@@ -26,7 +26,8 @@ int64_t dss_server_next_wait(void);
 /* Resumes the one parked call due by now with the earliest deadline (ties: by wait key, then
  * the order they parked). Returns 1 if one was resumed. */
 int dss_server_resume_first_due(int64_t now);
-/* Called (when set) after a call parks or ends: the barrier may have become reachable. */
+/* Called (when set) when a call parks or ends and no call is left busy: the barrier may have
+ * become reachable. */
 extern void (*dss_server_idle_hook)(void);
 
 /* ---- One JSON-protocol call without HTTP: the way in of the fuzz target

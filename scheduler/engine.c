@@ -278,12 +278,7 @@ static void fail_exec(struct execution *x, const char *error, const char *cause)
 
 static int too_big(struct execution *x, const cJSON *v)
 {
-    if (!v)
-        return 0;
-    char *s = cJSON_PrintUnformatted(v);
-    size_t n = s ? strlen(s) : 0;
-    free(s);
-    return n > x->e->opt.max_payload;
+    return json_printed_size(v) > x->e->opt.max_payload;
 }
 
 /* The state machine's name: the last field of its ARN. */
@@ -470,13 +465,12 @@ static void transition(struct execution *x, int next, cJSON *output)
     const struct asl_state *s = cur(x);
     char type[64];
     snprintf(type, sizeof type, "%sStateExited", asl_kind_name(s->kind));
-    char *text = cJSON_PrintUnformatted(output);
-    if (text && strlen(text) > e->opt.max_payload) {
-        free(text);
+    if (too_big(x, output)) {
         cJSON_Delete(output);
         fail_exec(x, "States.DataLimitExceeded", "The state output exceeds the maximum payload size");
         return;
     }
+    char *text = e->j && recorded(e, type) ? cJSON_PrintUnformatted(output) : NULL; /* printed only to be kept */
     int full = event_text(x, type, s->name, text);
     free(text);
     if (full) {
@@ -1029,12 +1023,12 @@ static void enter_at(struct execution *x, int idx, cJSON *input, int64_t resume_
         fail_exec(x, "States.Timeout", "The execution ran longer than the state machine's TimeoutSeconds");
         return;
     }
-    char *text = cJSON_PrintUnformatted(input);
-    if (text && strlen(text) > e->opt.max_payload) {
-        free(text);
+    if (too_big(x, input)) {
         fail_exec(x, "States.DataLimitExceeded", "The state input exceeds the maximum payload size");
         return;
     }
+    /* Printed only to be kept: in the history, or as the state's input to resume from. */
+    char *text = e->j && (recorded(e, type) || s->kind != ASL_WAIT) ? cJSON_PrintUnformatted(input) : NULL;
     if (event_text(x, type, s->name, text)) {
         free(text);
         fail_exec(x, "States.Runtime", "The execution history reached the limit of events");

@@ -2,6 +2,7 @@
 #include "jsonpath.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,4 +204,73 @@ int jsonpath_set(cJSON **doc, const char *path, cJSON *value, char *err, size_t 
     if (r >= 0)
         snprintf(err, errlen, "cannot set %s", path);
     return -1;
+}
+
+/* ---- The printed size ---- */
+
+/* A string as cJSON prints it: quoted, with \" \\ \b \f \n \r \t and \u00XX for the other
+ * control characters; every other byte as it is. */
+static size_t string_size(const char *s)
+{
+    size_t n = 2;
+    if (!s)
+        return n;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\' || *p == '\b' || *p == '\f' || *p == '\n' || *p == '\r' || *p == '\t')
+            n += 2;
+        else if (*p < 32)
+            n += 6;
+        else
+            n++;
+    }
+    return n;
+}
+
+/* A number as cJSON 1.7 prints it (print_number): an integral value that fits its int as %d,
+ * others with 15 significant digits, or 17 when 15 do not read back the same; NaN and the
+ * infinities as null. */
+static size_t number_size(const cJSON *v)
+{
+    double d = v->valuedouble;
+    char text[32];
+    if (isnan(d) || isinf(d))
+        return 4;
+    if (d == (double)v->valueint)
+        return (size_t)snprintf(text, sizeof text, "%d", v->valueint);
+    int n = snprintf(text, sizeof text, "%1.15g", d);
+    double back = 0;
+    if (sscanf(text, "%lg", &back) != 1 || fabs(back - d) > (fabs(back) > fabs(d) ? fabs(back) : fabs(d)) * 2.220446049250313e-16)
+        n = snprintf(text, sizeof text, "%1.17g", d);
+    return (size_t)n;
+}
+
+size_t json_printed_size(const cJSON *v)
+{
+    if (!v)
+        return 0;
+    switch (v->type & 0xFF) {
+    case cJSON_NULL:
+    case cJSON_True:
+        return 4;
+    case cJSON_False:
+        return 5;
+    case cJSON_Number:
+        return number_size(v);
+    case cJSON_Raw:
+        return v->valuestring ? strlen(v->valuestring) : 0;
+    case cJSON_String:
+        return string_size(v->valuestring);
+    case cJSON_Array:
+    case cJSON_Object: {
+        size_t n = 2;
+        for (const cJSON *c = v->child; c; c = c->next) {
+            if ((v->type & 0xFF) == cJSON_Object)
+                n += string_size(c->string) + 1; /* "key": */
+            n += json_printed_size(c) + (c->next ? 1 : 0);
+        }
+        return n;
+    }
+    default:
+        return 0;
+    }
 }

@@ -21,4 +21,8 @@ cJSON *jsonpath_get(cJSON *doc, cJSON *ctx, const char *path);
  * or -1 with err (value freed). */
 int jsonpath_set(cJSON **doc, const char *path, cJSON *value, char *err, size_t errlen);
 
+/* strlen(cJSON_PrintUnformatted(v)), without printing: what Step Functions' payload quota
+ * measures, for the checks that need only the size. 0 for NULL. */
+size_t json_printed_size(const cJSON *v);
+
 #endif

@@ -30,11 +30,15 @@ BIN = os.environ.get("DSS_BIN") or os.path.join(os.path.dirname(__file__), "..",
 SOURCE = os.environ.get("DSS_SOURCE") or os.path.join(os.path.dirname(__file__), "..", "..")
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
 _live = []
+_logs = []  # emulator logs not yet removed: a killed emulator's (kill() keeps it to be read)
 
 
 def _kill_all():
     for p in list(_live):
         stop_process(p)
+    for path in _logs:
+        if os.path.exists(path):
+            os.unlink(path)
 
 
 atexit.register(_kill_all)
@@ -76,6 +80,7 @@ class Emulator:
         args += self.extra_args
         fd, self.stderr_path = tempfile.mkstemp(prefix="dss-emulator-", suffix=".log")
         os.close(fd)
+        _logs.append(self.stderr_path)
         with open(self.stderr_path, "w") as log:
             self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
         _live.append(self.proc)

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,6 +44,39 @@ static void test_jsonpath_get(void **state)
     assert_string_equal(jsonpath_get(d, ctx, "$$.State.Name")->valuestring, "S");
     cJSON_Delete(ctx);
     cJSON_Delete(d);
+}
+
+/* json_printed_size() is the length cJSON_PrintUnformatted() gives, for every kind of value:
+ * escapes and control characters, UTF-8, integers, fractions that need 15 or 17 digits,
+ * numbers beyond int, empty containers, nesting. */
+static void test_json_printed_size(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        "null", "true", "false", "0", "-7", "2147483647", "2147483648", "-2147483649", "1e300", "0.1", "1.5",
+        "3.141592653589793", "0.30000000000000004", "123456789.123456789", "-0.000001", "1e-300",
+        "\"\"", "\"plain\"", "\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\"", "\"\\u0001\\u001f\\u007f\"", "\"caf\\u00e9 \\ud83d\\ude00\"",
+        "[]", "{}", "[[],{}]", "[1,\"a\",null,true,[2.5,{\"k\":false}]]",
+        "{\"a\":{\"b\":[10,{\"c\":\"x\"}]},\"k y\":1,\"esc\\\"key\\n\":\"v\"}",
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        cJSON *d = cJSON_Parse(docs[i]);
+        assert_non_null(d);
+        char *text = cJSON_PrintUnformatted(d);
+        assert_int_equal(json_printed_size(d), strlen(text));
+        free(text);
+        cJSON_Delete(d);
+    }
+    /* Numbers made in code, not parsed: every power of two and its neighbours. */
+    cJSON *a = cJSON_CreateArray();
+    for (int e = -60; e <= 60; e++)
+        for (int k = -1; k <= 1; k++)
+            cJSON_AddItemToArray(a, cJSON_CreateNumber(ldexp(1.0, e) + k / 3.0));
+    char *text = cJSON_PrintUnformatted(a);
+    assert_int_equal(json_printed_size(a), strlen(text));
+    free(text);
+    cJSON_Delete(a);
+    assert_int_equal(json_printed_size(NULL), 0);
 }
 
 static void test_jsonpath_check(void **state)
@@ -568,6 +602,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jsonpath_get),
+        cmocka_unit_test(test_json_printed_size),
         cmocka_unit_test(test_jsonpath_check),
         cmocka_unit_test(test_jsonpath_set),
         cmocka_unit_test(test_pass_result_and_paths),
