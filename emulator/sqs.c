@@ -402,7 +402,7 @@ static int sqs_list_queues(struct dss_call *call, const cJSON *params, cJSON **r
  * made it quadratic in the backlog: the seed workflow asks once per job, and in a simulated
  * day of 100,000 jobs 89 % of the emulator's CPU went to counting. A count kept in a table
  * (triggers on sqs_messages, tried in 762c0f4) costs every send and delete one more page
- * written, a sixth of SendMessage's throughput. So the counts live here: every statement that
+ * written, 14 % of SendMessage's throughput. So the counts live here: every statement that
  * adds, removes or moves messages notes its change (count_change()), the change is applied
  * when its transaction commits (db.h: dss_db_watch_commits(), under the writer lock, so in
  * commit order) and dropped if it rolls back, and sqs_start() counts every queue once.

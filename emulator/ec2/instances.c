@@ -470,13 +470,12 @@ static void reconcile_workers(sqlite3 *db)
     free(changes);
 }
 
-/* Simulated mode, once quiet: the work due now, then the barrier. Returns 1 to run again at once. */
-/* One turn of the simulated clock: the work due now, then the barrier. The barrier resumes one
- * sleeper per turn, and most turns (a workflow's poll that reads and goes back to sleep)
- * change nothing the work reads: when the clock has not moved, the database has not changed
- * and the simulated workers have had no new input since a turn whose work changed nothing, the
- * work would change nothing again, so it is skipped and its answer reused (it read every
- * instance, group member and live command: a fifth of the emulator's CPU in a simulated day). */
+/* One turn of the simulated clock, once quiet: the work due now, then the barrier (returns 1 to
+ * run again at once). The barrier resumes one sleeper per turn, and some turns (a workflow's
+ * poll that reads and goes back to sleep) change nothing the work reads: when the clock has not
+ * moved, the database has not changed and the simulated workers have had no new input since a
+ * turn whose work changed nothing, the work would change nothing again, so it is skipped and its
+ * answer reused. */
 static int simulated_step(sqlite3 *db)
 {
     static struct { int valid; int64_t now, next; unsigned long db_gen, sim_inputs; } idle;
