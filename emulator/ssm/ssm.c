@@ -1094,9 +1094,7 @@ static void settle(const char *sql, int64_t now)
     sqlite3_reset(st);
 }
 
-/* The earliest deadline of a live invocation (0: none): Pending ones time out after timeout_s,
- * InProgress and Cancelling ones after both timeouts. */
-static int deadline_slots[2];
+static int deadline_slots[2]; /* db.h's change counts of the tables next_deadline() reads */
 
 static void watch_deadline_tables(void)
 {
@@ -1104,6 +1102,8 @@ static void watch_deadline_tables(void)
     deadline_slots[1] = dss_db_watch_table("ssm_commands");
 }
 
+/* The earliest deadline of a live invocation (0: none): Pending ones time out after timeout_s,
+ * InProgress and Cancelling ones after both timeouts. */
 static int64_t next_deadline(void)
 {
     sqlite3_stmt *st = dss_stmt(NULL, "SELECT MIN(c.requested_ms + CASE v.status WHEN 'Pending' THEN c.timeout_s "

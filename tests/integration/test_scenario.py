@@ -318,6 +318,7 @@ class TestScenarioRuns(unittest.TestCase):
                 p.kill()
                 p.wait()
         self.assertEqual(p.returncode, 130, out + err + rest)
+        self.assertIn("): INTERRUPTED\n", out)  # not PASSED: the run did not finish
         self.assertEqual(processes_under(d), [], "processes outlived the interrupted run")
         self.assertFalse(os.path.exists(d))
 
