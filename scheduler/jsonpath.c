@@ -2,6 +2,7 @@
 #include "jsonpath.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,8 +239,9 @@ static size_t number_size(const cJSON *v)
     if (d == (double)v->valueint)
         return (size_t)snprintf(text, sizeof text, "%d", v->valueint);
     int n = snprintf(text, sizeof text, "%1.15g", d);
-    double back = 0;
-    if (sscanf(text, "%lg", &back) != 1 || fabs(back - d) > (fabs(back) > fabs(d) ? fabs(back) : fabs(d)) * 2.220446049250313e-16)
+    char *end;
+    double back = strtod(text, &end); /* cJSON reads it back with sscanf("%lg"): the same value */
+    if (end == text || fabs(back - d) > (fabs(back) > fabs(d) ? fabs(back) : fabs(d)) * DBL_EPSILON)
         n = snprintf(text, sizeof text, "%1.17g", d);
     return (size_t)n;
 }

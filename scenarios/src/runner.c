@@ -1243,8 +1243,16 @@ static long job_of_key(const struct run *r, const char *key)
     return -1;
 }
 
-/* Receives every message of a queue and counts them per job (counts: one slot per job). */
-static void drain_queue(struct run *r, const char *url, long *counts)
+/* What the end of a run found of one job: its record in the table, its messages on the
+ * finished and failed queues. */
+struct job_end {
+    const cJSON *record;
+    long finished, failed;
+};
+
+/* Receives every message of a queue and counts them per job (ends: one per job; failed: the
+ * failed queue's). */
+static void drain_queue(struct run *r, const char *url, struct job_end *ends, int failed)
 {
     int empty = 0;
     for (int round = 0; round < 100000 && empty < 3; round++) {
@@ -1271,9 +1279,9 @@ static void drain_queue(struct run *r, const char *url, long *counts)
             cJSON *body = cJSON_Parse(cJSON_GetStringValue(cJSON_GetObjectItem(m, "Body")));
             cJSON *owned = NULL;
             const char *id = find_job_id(body, 0, &owned);
-            long k = id && counts ? job_of_key(r, id) : -1;
+            long k = id && ends ? job_of_key(r, id) : -1;
             if (k >= 0)
-                counts[k]++;
+                ++*(failed ? &ends[k].failed : &ends[k].finished);
             cJSON_Delete(owned);
             cJSON_Delete(body);
         }
@@ -1357,17 +1365,15 @@ static void collect_final(struct run *r)
 {
     read_shim_events(r);
     cJSON *table = scan_table(r);
-    size_t n_jobs = r->s->n_jobs ? r->s->n_jobs : 1;
-    const cJSON **recs = calloc(n_jobs, sizeof *recs); /* each job's record, by job index */
-    long *fin = calloc(n_jobs, sizeof *fin), *fail = calloc(n_jobs, sizeof *fail);
+    struct job_end *ends = calloc(r->s->n_jobs ? r->s->n_jobs : 1, sizeof *ends); /* by job index */
     const cJSON *rec;
     cJSON_ArrayForEach(rec, table) {
-        long k = recs ? job_of_key(r, rec->string) : -1;
-        if (k >= 0 && !recs[k])
-            recs[k] = rec;
+        long k = ends ? job_of_key(r, rec->string) : -1;
+        if (k >= 0 && !ends[k].record)
+            ends[k].record = rec;
     }
-    drain_queue(r, r->q_fin, fin);
-    drain_queue(r, r->q_fail, fail);
+    drain_queue(r, r->q_fin, ends, 0);
+    drain_queue(r, r->q_fail, ends, 1);
     /* Attempts started per job, for the outcome table. */
     long *attempts = calloc(r->s->n_jobs ? r->s->n_jobs : 1, sizeof *attempts);
     for (size_t i = 0; i < r->trace.n && attempts; i++) {
@@ -1380,7 +1386,7 @@ static void collect_final(struct run *r)
     }
     for (size_t i = 0; i < r->next_submit; i++) {
         const struct scn_job *j = &r->s->jobs[r->order[i]];
-        rec = recs ? recs[r->order[i]] : NULL;
+        rec = ends ? ends[r->order[i]].record : NULL;
         cJSON *d = cJSON_CreateObject();
         const char *st = rec ? cJSON_GetStringValue(cJSON_GetObjectItem(rec, "Status")) : NULL;
         if (st)
@@ -1394,8 +1400,8 @@ static void collect_final(struct run *r)
         const char *inst = rec ? cJSON_GetStringValue(cJSON_GetObjectItem(rec, "instance_id")) : NULL;
         if (inst)
             cJSON_AddStringToObject(d, "instance_id", inst);
-        cJSON_AddNumberToObject(d, "finished", fin ? (double)fin[r->order[i]] : 0);
-        cJSON_AddNumberToObject(d, "failed", fail ? (double)fail[r->order[i]] : 0);
+        cJSON_AddNumberToObject(d, "finished", ends ? (double)ends[r->order[i]].finished : 0);
+        cJSON_AddNumberToObject(d, "failed", ends ? (double)ends[r->order[i]].failed : 0);
         cJSON_AddNumberToObject(d, "attempts", attempts ? (double)attempts[r->order[i]] : 0);
         if (j->via == SCN_VIA_S3)
             cJSON_AddBoolToObject(d, "s3_result", s3_has_result(r, j));
@@ -1404,9 +1410,7 @@ static void collect_final(struct run *r)
         tev(r, "final.job", j->id, 0, NULL, d);
     }
     free(attempts);
-    free(recs);
-    free(fin);
-    free(fail);
+    free(ends);
     cJSON_Delete(table);
 }
 
