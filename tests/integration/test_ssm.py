@@ -5,6 +5,7 @@ import unittest
 
 import botocore.exceptions
 
+import dsstest
 from dsstest import wait_until
 from ec2util import InstancesTestCase, alive
 
@@ -99,13 +100,15 @@ class SSMTest(InstancesTestCase):
         return pids
 
     def test_working_directory_and_output_bucket(self):
-        cid = self.send(["pwd", "touch here"], params={"workingDirectory": ["/tmp"]}, OutputS3BucketName="out-bucket",
+        work = dsstest.temp_dir(self)  # removed when the test ends, with what the command made in it
+        cid = self.send(["pwd", "touch here"], params={"workingDirectory": [work]}, OutputS3BucketName="out-bucket",
                         OutputS3KeyPrefix="runs/")
         inv = self.wait_command(cid, self.iid)
-        self.assertEqual((inv["Status"], inv["StandardOutputContent"]), ("Success", "/tmp\n"))
+        self.assertEqual((inv["Status"], inv["StandardOutputContent"]), ("Success", work + "\n"))
+        self.assertTrue(os.path.exists(os.path.join(work, "here")))
         cmd = self.ssm.list_commands(CommandId=cid)["Commands"][0]
         self.assertEqual((cmd["OutputS3BucketName"], cmd["OutputS3KeyPrefix"]), ("out-bucket", "runs/"))
-        self.assertEqual(cmd["Parameters"]["workingDirectory"], ["/tmp"])
+        self.assertEqual(cmd["Parameters"]["workingDirectory"], [work])
         cid = self.send(["pwd"], params={"workingDirectory": ["/no/such/dir"]})
         inv = self.wait_command(cid, self.iid)
         self.assertEqual(inv["Status"], "Failed")
