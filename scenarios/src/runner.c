@@ -1223,8 +1223,6 @@ static const char *find_job_id(const cJSON *v, int depth, cJSON **owned)
     return NULL;
 }
 
-/* Receives every message of a queue (they stay invisible for an hour) and counts them per
- * job_id into counts (an object: id -> number). */
 /* The index of the job whose key (job_key()) is key, or -1: a binary search by id (lookups in
  * a cJSON object of 100,000 jobs, one per job, made the end of a simulated day quadratic). */
 static long job_of_key(const struct run *r, const char *key)
@@ -1250,8 +1248,8 @@ struct job_end {
     long finished, failed;
 };
 
-/* Receives every message of a queue and counts them per job (ends: one per job; failed: the
- * failed queue's). */
+/* Receives every message of a queue (they stay invisible for an hour) and counts them per job
+ * (ends: one per job; failed: the failed queue's). */
 static void drain_queue(struct run *r, const char *url, struct job_end *ends, int failed)
 {
     int empty = 0;
