@@ -64,11 +64,10 @@ static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { void (*committed)(void), (*discarded)(void); } watchers[4]; /* dss_db_watch_commits() */
 static int n_watchers;
-static atomic_ulong generation;     /* dss_db_generation() */
+static atomic_ulong generation;     /* dss_db_generation(): row changes in any table */
 static struct { char name[64]; atomic_ulong changes; } watched[8]; /* dss_db_watch_table() */
 static atomic_int n_watched;
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
-static __thread int changes_at_begin; /* sqlite3_total_changes() when this thread's write began */
 
 /* The checkpoint thread and what it is asked to do. */
 static struct {
@@ -184,6 +183,7 @@ void dss_db_close(void)
 static void on_row_change(void *arg, int op, const char *database, const char *table, sqlite3_int64 rowid)
 {
     (void)arg, (void)op, (void)database, (void)rowid;
+    atomic_fetch_add(&generation, 1);
     int n = atomic_load(&n_watched);
     for (int i = 0; i < n; i++)
         if (!strcmp(table, watched[i].name)) {
@@ -192,7 +192,8 @@ static void on_row_change(void *arg, int op, const char *database, const char *t
         }
 }
 
-int dss_db_watch_table(const char *table)
+/* Starts counting a table's changes; returns its slot, or -1 past eight tables. */
+static int watch_table(const char *table)
 {
     pthread_mutex_lock(&watch_lock);
     int n = atomic_load(&n_watched), slot = -1;
@@ -208,9 +209,21 @@ int dss_db_watch_table(const char *table)
     return slot;
 }
 
-unsigned long dss_db_table_changes(int slot)
+unsigned long dss_db_tables_changes(struct dss_db_tables *t)
 {
-    return slot >= 0 && slot < atomic_load(&n_watched) ? atomic_load(&watched[slot].changes) : 0;
+    int n = 0;
+    while (t->names[n] && n < (int)(sizeof t->slots / sizeof t->slots[0]))
+        n++;
+    if (!t->ready) { /* watch_table() is idempotent: callers racing here get the same slots */
+        for (int i = 0; i < n; i++)
+            t->slots[i] = watch_table(t->names[i]);
+        t->ready = 1;
+    }
+    unsigned long sum = 0;
+    for (int i = 0; i < n; i++)
+        if (t->slots[i] >= 0)
+            sum += atomic_load(&watched[t->slots[i]].changes);
+    return sum;
 }
 
 static sqlite3 *open_connection(void)
@@ -444,8 +457,6 @@ int dss_db_begin(sqlite3 *db, int write)
             pthread_mutex_unlock(&writer_lock);
         return -1;
     }
-    if (write)
-        changes_at_begin = sqlite3_total_changes(db);
     return 0;
 }
 
@@ -474,8 +485,6 @@ int dss_db_commit(sqlite3 *db, int write)
         exec_cached(db, sql_rollback);
     }
     tell_watchers(rc == SQLITE_OK);
-    if (rc == SQLITE_OK && write && sqlite3_total_changes(db) != changes_at_begin)
-        atomic_fetch_add(&generation, 1);
     if (wal_over_limit)
         restart_wal(db);
     if (write)

@@ -31,16 +31,19 @@ void dss_db_rollback(sqlite3 *db, int write);
  * failed commit, discarded() runs instead. Each must be cheap when the thread changed nothing.
  * At most four pairs; register before the port accepts requests (a service's start()). */
 void dss_db_watch_commits(void (*committed)(void), void (*discarded)(void));
-/* How many write transactions have committed a change to some row since start-up: the same
- * number twice means the database did not change in between (the simulated clock's barrier
- * skips work it has just found nothing to do for). */
+/* Rows changed, counted as they change (an INSERT, UPDATE or DELETE of any connection,
+ * committed or not; SQLite reports rowid tables only): the same count twice means the tables
+ * did not change in between, so work that reads only them and has just found nothing to do
+ * can skip itself. dss_db_generation() counts every table's changes. */
 unsigned long dss_db_generation(void);
-/* Rows changed in a table, counted as they change (an INSERT, UPDATE or DELETE of any
- * connection, committed or not): work that reads only some tables can tell that they have not
- * changed since it last ran and skip itself. dss_db_watch_table() starts counting a table (at
- * most eight; rowid tables only: SQLite reports no others) and returns its slot, or -1. */
-int dss_db_watch_table(const char *table);
-unsigned long dss_db_table_changes(int slot);
+/* The changes of a set of tables (at most eight watched in all), counted from the first call
+ * for that set; the set is a static of its one caller. */
+struct dss_db_tables {
+    const char *const *names; /* NULL-terminated */
+    int slots[8];
+    int ready;
+};
+unsigned long dss_db_tables_changes(struct dss_db_tables *t);
 /* Closes the calling thread's connection (threads also close theirs when they exit). */
 void dss_db_close_thread(void);
 /* At shutdown, after the server has stopped: stops the checkpoint thread (dss_db_open

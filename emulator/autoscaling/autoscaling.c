@@ -21,7 +21,6 @@
  * Limitations: no launch configurations, lifecycle hooks, warm pools, scaling policies,
  * load balancers or instance refresh; HealthCheckType ELB is treated as EC2.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -552,27 +551,9 @@ static int reconcile_group(struct group *g, int64_t now)
     return count >= desired;
 }
 
-/* The tables reconcile_group() reads; their change counts (db.h) tell whether it can have
- * anything new to do. */
+/* The tables reconcile_group() reads: while none changes, a settled group stays settled. */
 static const char *const read_tables[] = {"asg_groups", "asg_instances", "ec2_instances", "ec2_launch_templates",
-                                          "ec2_lt_versions"};
-#define N_READ_TABLES (sizeof read_tables / sizeof read_tables[0])
-static int read_slots[N_READ_TABLES];
-static pthread_once_t read_slots_once = PTHREAD_ONCE_INIT;
-
-static void watch_read_tables(void)
-{
-    for (size_t i = 0; i < N_READ_TABLES; i++)
-        read_slots[i] = dss_db_watch_table(read_tables[i]);
-}
-
-static unsigned long read_tables_changes(void)
-{
-    unsigned long n = 0;
-    for (size_t i = 0; i < N_READ_TABLES; i++)
-        n += dss_db_table_changes(read_slots[i]);
-    return n;
-}
+                                          "ec2_lt_versions", NULL};
 
 int64_t autoscaling_tick(int64_t now)
 {
@@ -580,10 +561,10 @@ int64_t autoscaling_tick(int64_t now)
      * would change nothing (a tick reads every member of every group and its instance, which
      * the simulated clock's barrier did for every turn, a tenth of the emulator's CPU). Only
      * the supervisor's thread ticks. */
+    static struct dss_db_tables reads = {.names = read_tables};
     static int settled;
     static unsigned long settled_at;
-    pthread_once(&read_slots_once, watch_read_tables);
-    unsigned long changes = read_tables_changes();
+    unsigned long changes = dss_db_tables_changes(&reads);
     if (settled && changes == settled_at)
         return 0;
     sqlite3_stmt *st = dss_stmt(NULL, "SELECT name FROM asg_groups ORDER BY name");

@@ -1094,14 +1094,6 @@ static void settle(const char *sql, int64_t now)
     sqlite3_reset(st);
 }
 
-static int deadline_slots[2]; /* db.h's change counts of the tables next_deadline() reads */
-
-static void watch_deadline_tables(void)
-{
-    deadline_slots[0] = dss_db_watch_table("ssm_invocations");
-    deadline_slots[1] = dss_db_watch_table("ssm_commands");
-}
-
 /* The earliest deadline of a live invocation (0: none): Pending ones time out after timeout_s,
  * InProgress and Cancelling ones after both timeouts. */
 static int64_t next_deadline(void)
@@ -1122,12 +1114,12 @@ static int64_t next_deadline(void)
  * (db.h's change counts) its answer stands. Only the instance supervisor's thread ticks. */
 static int64_t next_deadline_cached(void)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    static const char *const reads[] = {"ssm_invocations", "ssm_commands", NULL};
+    static struct dss_db_tables tables = {.names = reads};
     static int valid;
     static unsigned long key;
     static int64_t next;
-    pthread_once(&once, watch_deadline_tables);
-    unsigned long changes = dss_db_table_changes(deadline_slots[0]) + dss_db_table_changes(deadline_slots[1]);
+    unsigned long changes = dss_db_tables_changes(&tables);
     if (!valid || changes != key) {
         next = next_deadline();
         key = changes, valid = 1;
