@@ -1023,12 +1023,14 @@ static void enter_at(struct execution *x, int idx, cJSON *input, int64_t resume_
         fail_exec(x, "States.Timeout", "The execution ran longer than the state machine's TimeoutSeconds");
         return;
     }
-    if (too_big(x, input)) {
+    /* Printed only to be kept (in the history, or as the state's input to resume from); its
+     * size for the quota is then the printed text's, else measured without printing. */
+    char *text = e->j && (recorded(e, type) || s->kind != ASL_WAIT) ? cJSON_PrintUnformatted(input) : NULL;
+    if ((text ? strlen(text) : json_printed_size(input)) > e->opt.max_payload) {
+        free(text);
         fail_exec(x, "States.DataLimitExceeded", "The state input exceeds the maximum payload size");
         return;
     }
-    /* Printed only to be kept: in the history, or as the state's input to resume from. */
-    char *text = e->j && (recorded(e, type) || s->kind != ASL_WAIT) ? cJSON_PrintUnformatted(input) : NULL;
     if (event_text(x, type, s->name, text)) {
         free(text);
         fail_exec(x, "States.Runtime", "The execution history reached the limit of events");
