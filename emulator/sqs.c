@@ -445,8 +445,9 @@ static void count_change(int64_t queue_id, int64_t delta, int reset)
     pending[i].delta += delta;
 }
 
-/* The slot of queue_id in counts.v (lock held), made if missing. NULL only when out of memory. */
-static struct queue_count *count_slot(int64_t queue_id)
+/* The slot of queue_id in counts.v (lock held); made if missing and make is set, else NULL
+ * (and NULL when out of memory). */
+static struct queue_count *count_slot(int64_t queue_id, int make)
 {
     size_t lo = 0, hi = counts.n;
     while (lo < hi) {
@@ -458,6 +459,8 @@ static struct queue_count *count_slot(int64_t queue_id)
     }
     if (lo < counts.n && counts.v[lo].queue_id == queue_id)
         return &counts.v[lo];
+    if (!make)
+        return NULL;
     if (counts.n == counts.cap) {
         size_t cap = counts.cap ? counts.cap * 2 : 16;
         struct queue_count *v = realloc(counts.v, cap * sizeof *v);
@@ -479,7 +482,7 @@ static void recount_all(void)
     sqlite3 *db = dss_db_thread();
     sqlite3_stmt *st = db ? dss_db_stmt(db, "SELECT queue_id, count(*) FROM sqs_messages GROUP BY queue_id") : NULL;
     while (st && sqlite3_step(st) == SQLITE_ROW) {
-        struct queue_count *c = count_slot(sqlite3_column_int64(st, 0));
+        struct queue_count *c = count_slot(sqlite3_column_int64(st, 0), 1);
         if (c)
             c->n = sqlite3_column_int64(st, 1);
     }
@@ -496,7 +499,7 @@ static void counts_committed(void)
         recount_all();
     } else {
         for (int i = 0; i < n_pending; i++) {
-            struct queue_count *c = count_slot(pending[i].queue_id);
+            struct queue_count *c = count_slot(pending[i].queue_id, 1);
             if (c)
                 c->n = (pending[i].reset ? 0 : c->n) + pending[i].delta;
         }
@@ -514,7 +517,7 @@ static void counts_discarded(void)
 static int64_t queue_message_total(int64_t queue_id)
 {
     pthread_mutex_lock(&counts.lock);
-    struct queue_count *c = count_slot(queue_id);
+    struct queue_count *c = count_slot(queue_id, 0); /* a reader makes no slot */
     int64_t n = c ? c->n : 0;
     pthread_mutex_unlock(&counts.lock);
     return n;
