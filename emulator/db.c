@@ -212,7 +212,7 @@ static int watch_table(const char *table)
 unsigned long dss_db_tables_changes(struct dss_db_tables *t)
 {
     int n = 0;
-    while (t->names[n] && n < (int)(sizeof t->slots / sizeof t->slots[0]))
+    while (n < (int)(sizeof t->slots / sizeof t->slots[0]) && t->names[n])
         n++;
     if (!t->ready) { /* watch_table() is idempotent: callers racing here get the same slots */
         for (int i = 0; i < n; i++)
