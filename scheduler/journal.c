@@ -31,6 +31,7 @@ struct journal {
     int in_tx;
     int simulated; /* on the emulator's clock: commits wait for a sleep (see the top) */
     int sleeps;    /* sleeps on the barrier since the last commit (simulated) */
+    int no_tables; /* opened by journal_open_reader() before its run made the tables */
 };
 
 #define SIM_COMMIT_SLEEPS 1000 /* simulated: commit at every this many sleeps on the barrier */
@@ -73,23 +74,52 @@ static void commit_before_sleep(void *arg)
     j->simulated = 1;
 }
 
-struct journal *journal_open(const char *path, char *err, size_t errlen)
+#define BUSY_TIMEOUT_MS 5000
+
+static struct journal *open_db(const char *path, int flags, char *err, size_t errlen)
 {
     struct journal *j = calloc(1, sizeof *j);
     if (!j) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &j->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open journal %s: %s", path, j->db ? sqlite3_errmsg(j->db) : "out of memory");
         journal_close(j);
         return NULL;
     }
-    sqlite3_busy_timeout(j->db, 5000);
+    sqlite3_busy_timeout(j->db, BUSY_TIMEOUT_MS);
+    return j;
+}
+
+/* Runs the journal's set-up SQL. Another process may have the file open at that moment
+ * (`dss-scheduler executions` looking at a run that has just started), and some of these
+ * statements -- switching to WAL, a read that becomes a write -- answer SQLITE_BUSY at once
+ * rather than wait in the busy handler, since waiting could deadlock two writers. So a busy
+ * answer is tried again, for as long as the busy timeout. */
+static int exec_setup(struct journal *j, const char *sql, char **msg)
+{
+    int rc = SQLITE_BUSY;
+    for (int waited_ms = 0; waited_ms <= BUSY_TIMEOUT_MS; waited_ms += 10) {
+        sqlite3_free(*msg);
+        *msg = NULL;
+        rc = sqlite3_exec(j->db, sql, NULL, NULL, msg);
+        if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+            break;
+        sqlite3_sleep(10);
+    }
+    return rc;
+}
+
+struct journal *journal_open(const char *path, char *err, size_t errlen)
+{
+    struct journal *j = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err, errlen);
+    if (!j)
+        return NULL;
     j->simulated = sched_clock_on_emulator();
     char *msg = NULL;
-    if (sqlite3_exec(j->db, j->simulated ? ephemeral : durable, NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(j->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+    if (exec_setup(j, j->simulated ? ephemeral : durable, &msg) != SQLITE_OK ||
+        exec_setup(j, schema, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "journal %s: %s", path, msg ? msg : sqlite3_errmsg(j->db));
         sqlite3_free(msg);
         journal_close(j);
@@ -103,6 +133,30 @@ struct journal *journal_open(const char *path, char *err, size_t errlen)
         }
     if (j->simulated)
         sched_clock_on_sleep(commit_before_sleep, j);
+    return j;
+}
+
+struct journal *journal_open_reader(const char *path, char *err, size_t errlen)
+{
+    struct journal *j = open_db(path, SQLITE_OPEN_READONLY, err, errlen);
+    if (!j)
+        return NULL;
+    /* A run that has just made the file may not have made its tables yet: no executions. */
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(j->db, "SELECT 1 FROM sqlite_master WHERE name = 'executions'", -1, &s, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "journal %s: %s", path, sqlite3_errmsg(j->db));
+        journal_close(j);
+        return NULL;
+    }
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        snprintf(err, errlen, "journal %s: %s", path, sqlite3_errmsg(j->db));
+        journal_close(j);
+        return NULL;
+    }
+    j->no_tables = rc == SQLITE_DONE;
     return j;
 }
 
@@ -244,6 +298,8 @@ int journal_each(struct journal *j, const char *status, void (*fn)(void *arg, co
     sqlite3_stmt *s;
     const char *q = "SELECT id, name, instance_id, status, state, input, error, cause, wait_due_ms, events,"
                     " started_ms, updated_ms FROM executions WHERE ?1 IS NULL OR status = ?1 ORDER BY id";
+    if (j->no_tables)
+        return 0;
     if (sqlite3_prepare_v2(j->db, q, -1, &s, NULL) != SQLITE_OK)
         return -1;
     bind_text(s, 1, status);
@@ -267,6 +323,8 @@ int journal_print_history(struct journal *j, const char *which, int json, FILE *
                     " (SELECT id FROM executions WHERE name = ?1 OR CAST(id AS TEXT) = ?1 OR instance_id = ?1"
                     "  ORDER BY name = ?1 DESC, CAST(id AS TEXT) = ?1 DESC LIMIT 1) e"
                     " ON e.id = h.exec_id ORDER BY h.seq";
+    if (j->no_tables)
+        return -1;
     if (sqlite3_prepare_v2(j->db, q, -1, &s, NULL) != SQLITE_OK)
         return -1;
     bind_text(s, 1, which);

@@ -18,6 +18,8 @@
 struct journal;
 
 struct journal *journal_open(const char *path, char *err, size_t errlen);
+/* For looking only (executions, history): read-only, never creates or changes the file. */
+struct journal *journal_open_reader(const char *path, char *err, size_t errlen);
 void journal_close(struct journal *j);
 int journal_begin(struct journal *j);
 int journal_commit(struct journal *j);

@@ -553,13 +553,18 @@ static struct journal *open_journal(const struct opts *o)
     char *path = journal_path(o);
     if (!path)
         return NULL;
-    if (access(path, F_OK) != 0 && !o->journal) {
-        fprintf(stderr, "dss-scheduler: no journal for stack %s at %s (has `run` been started?)\n", o->stack, path);
+    if (access(path, F_OK) != 0) {
+        if (o->journal)
+            fprintf(stderr, "dss-scheduler: no journal at %s (has `run` been started?)\n", path);
+        else
+            fprintf(stderr, "dss-scheduler: no journal for stack %s at %s (has `run` been started?)\n", o->stack,
+                    path);
         free(path);
         return NULL;
     }
     char err[512];
-    struct journal *j = journal_open(path, err, sizeof err);
+    /* Read only: it must never stand in the way of a `run` opening the same journal. */
+    struct journal *j = journal_open_reader(path, err, sizeof err);
     if (!j)
         fprintf(stderr, "dss-scheduler: %s\n", err);
     free(path);

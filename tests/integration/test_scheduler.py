@@ -161,11 +161,17 @@ class SchedulerE2E(dsstest.EmulatorTestCase):
         r = self._ddb.get_item(TableName=stack + "-job-monitoring", Key={"job_id": {"S": job_id}})
         return {k: v["S"] for k, v in r.get("Item", {}).items()}
 
-    def wait_done(self, journal, timeout=120):
+    def wait_done(self, journal, sched, timeout=120):
         ok = dsstest.wait_until(lambda: any(x["status"] != "RUNNING" for x in executions(self.endpoint, journal)),
                                 timeout=timeout, interval=0.5)
         xs = executions(self.endpoint, journal)
-        self.assertTrue(ok, "no execution finished in %d s: %s" % (timeout, xs))
+        if not ok:  # say where it stood: the scheduler's log, the queues, the commands
+            sqs = self.client("sqs")
+            queues = {url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+                      for url in sqs.list_queues().get("QueueUrls", [])}
+            commands = self.client("ssm").list_command_invocations(Details=False)["CommandInvocations"]
+            self.fail("no execution finished in %d s: %s\nqueues: %s\ncommands: %s\nscheduler log:\n%s" % (
+                timeout, xs, queues, [(c["CommandId"], c["Status"]) for c in commands], sched.text()[-6000:]))
         return xs
 
     def receive_all(self, queue):
@@ -191,7 +197,7 @@ class SchedulerE2E(dsstest.EmulatorTestCase):
         iid = self.launch(stack)
         journal = os.path.join(self.dir, "blog.db")
         s = Scheduler(self, self.endpoint, stack, journal, self.workflow, tty=True)
-        xs = self.wait_done(journal)
+        xs = self.wait_done(journal, s)
         self.assertEqual(xs[0]["status"], "SUCCEEDED", s.text()[-3000:])
         self.assertEqual(xs[0]["instance_id"], iid)
 
@@ -279,7 +285,7 @@ class SchedulerE2E(dsstest.EmulatorTestCase):
         time.sleep(0.5)
         self.assertEqual(s2.stop(), 0, s2.text()[-3000:])
         s3 = Scheduler(self, self.endpoint, stack, journal, self.workflow)
-        xs = self.wait_done(journal)
+        xs = self.wait_done(journal, s3)
         self.assertEqual(xs[0]["status"], "SUCCEEDED", s3.text()[-3000:])
         self.assertIn("resumed 1 execution", s3.text())
         for i in range(4):
@@ -295,7 +301,7 @@ class SchedulerE2E(dsstest.EmulatorTestCase):
         self.launch(stack)
         journal = os.path.join(self.dir, "bad.db")
         s = Scheduler(self, self.endpoint, stack, journal, self.workflow, "--log-format", "json")
-        xs = self.wait_done(journal)
+        xs = self.wait_done(journal, s)
         self.assertEqual(xs[0]["status"], "SUCCEEDED", s.text()[-3000:])
         failed = self.receive_all(stack + "-job-queue-failed")
         self.assertEqual([m["Body"] for m in failed], ["this is { not json"])
@@ -320,7 +326,7 @@ class SchedulerE2E(dsstest.EmulatorTestCase):
         self.launch(stack)
         journal = os.path.join(self.dir, "payload.db")
         s = Scheduler(self, self.endpoint, stack, journal, self.workflow, "--max-payload", "20000")
-        xs = self.wait_done(journal, timeout=90)
+        xs = self.wait_done(journal, s, timeout=90)
         self.assertEqual(xs[0]["status"], "FAILED", s.text()[-3000:])
         self.assertEqual(xs[0]["error"], "States.DataLimitExceeded", xs[0])
         self.assertEqual(self.item(stack, "big")["Status"], "Started")
@@ -332,7 +338,7 @@ class SchedulerE2E(dsstest.EmulatorTestCase):
         self.launch(stack)
         journal = os.path.join(self.dir, "quota.db")
         s = Scheduler(self, self.endpoint, stack, journal, self.workflow, "--max-events", "120")
-        xs = self.wait_done(journal, timeout=90)
+        xs = self.wait_done(journal, s, timeout=90)
         self.assertEqual(xs[0]["status"], "FAILED", s.text()[-3000:])
         self.assertEqual(xs[0]["error"], "States.Runtime")
         self.assertIn("history", xs[0]["cause"])
@@ -355,7 +361,7 @@ class SchedulerE2E(dsstest.EmulatorTestCase):
         journal = os.path.join(self.dir, "hfail.db")
         s = Scheduler(self, self.endpoint, stack, journal, self.workflow, "--max-payload", "20000",
                       "--history", "failures")
-        xs = self.wait_done(journal, timeout=90)
+        xs = self.wait_done(journal, s, timeout=90)
         self.assertEqual((xs[0]["status"], xs[0]["error"]), ("FAILED", "States.DataLimitExceeded"), s.text()[-3000:])
         events = self.history(journal, iid)
         # Between them only failures: a GetCommandInvocation sent before the worker had taken the
@@ -376,7 +382,7 @@ class SchedulerE2E(dsstest.EmulatorTestCase):
         iid = self.launch(stack)
         journal = os.path.join(self.dir, "hnone.db")
         s = Scheduler(self, self.endpoint, stack, journal, self.workflow, "--history", "none")
-        xs = self.wait_done(journal, timeout=90)
+        xs = self.wait_done(journal, s, timeout=90)
         self.assertEqual(xs[0]["status"], "SUCCEEDED", s.text()[-3000:])
         self.assertEqual(self.item(stack, "ok")["Status"], "Successful")
         self.assertEqual([e["type"] for e in self.history(journal, iid)], ["ExecutionStarted"])
@@ -471,6 +477,39 @@ class SchedulerCli(dsstest.EmulatorTestCase):
         self.assertRegex(p.stdout, r"z9\s+Successful\s+1 of 2\s+i-1")
         p = self.run_sched("status", "--stack", "cli", "--job", "nope")
         self.assertEqual(p.returncode, 1)
+
+    def test_lookers_never_stop_a_run(self):
+        """`executions` and `history` only read the journal: polled while `run` creates it (as the
+        E2E tests poll), they never make `run` fail with "database is locked" (a CI failure, when
+        they opened it as writers), and they answer "no executions" before it exists."""
+        make_stack(self, "look")
+        d = dsstest.temp_dir(self)
+        missing = self.run_sched("executions", "--journal", os.path.join(d, "none.db"), "--json")
+        self.assertEqual((missing.returncode, missing.stdout), (1, ""))
+        self.assertIn("no journal at", missing.stderr)
+        self.assertFalse(os.path.exists(os.path.join(d, "none.db")))
+        for i in range(15):
+            journal = os.path.join(d, "look%d.db" % i)
+            stop, said = threading.Event(), []
+
+            def look():
+                while not stop.is_set():
+                    for cmd in (["executions", "--json"], ["history", "i-none"]):
+                        said.append(self.run_sched(*cmd, "--journal", journal).stderr)
+            lookers = [threading.Thread(target=look) for _ in range(3)]
+            for t in lookers:
+                t.start()
+            try:
+                s = Scheduler(self, self.endpoint, "look", journal, SEED)
+                started = dsstest.wait_until(lambda: "automation:" in s.text() or s.proc.poll() is not None, 15)
+                self.assertTrue(started and s.proc.poll() is None, s.text())
+                self.assertEqual(s.stop(), 0, s.text())
+            finally:
+                stop.set()
+                for t in lookers:
+                    t.join()
+            self.assertNotIn("locked", s.text())
+            self.assertEqual([e for e in said if "locked" in e], [])
 
     def test_invalid_workflow_names_state_and_field(self):
         d = dsstest.temp_dir(self)
