@@ -162,16 +162,19 @@ class SchedulerE2E(dsstest.EmulatorTestCase):
         return {k: v["S"] for k, v in r.get("Item", {}).items()}
 
     def wait_done(self, journal, sched, timeout=120):
-        ok = dsstest.wait_until(lambda: any(x["status"] != "RUNNING" for x in executions(self.endpoint, journal)),
-                                timeout=timeout, interval=0.5)
+        # A scheduler that has exited will finish nothing: no need to wait out the timeout.
+        ok = dsstest.wait_until(lambda: any(x["status"] != "RUNNING" for x in executions(self.endpoint, journal)) or
+                                sched.proc.poll() is not None, timeout=timeout, interval=0.5)
         xs = executions(self.endpoint, journal)
+        ok = ok and any(x["status"] != "RUNNING" for x in xs)
         if not ok:  # say where it stood: the scheduler's log, the queues, the commands
             sqs = self.client("sqs")
             queues = {url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
                       for url in sqs.list_queues().get("QueueUrls", [])}
             commands = self.client("ssm").list_command_invocations(Details=False)["CommandInvocations"]
-            self.fail("no execution finished in %d s: %s\nqueues: %s\ncommands: %s\nscheduler log:\n%s" % (
-                timeout, xs, queues, [(c["CommandId"], c["Status"]) for c in commands], sched.text()[-6000:]))
+            self.fail("no execution finished in %d s (scheduler exit status: %s): %s\nqueues: %s\ncommands: %s\n"
+                      "scheduler log:\n%s" % (timeout, sched.proc.poll(), xs, queues,
+                                               [(c["CommandId"], c["Status"]) for c in commands], sched.text()[-6000:]))
         return xs
 
     def receive_all(self, queue):
