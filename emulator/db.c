@@ -229,26 +229,35 @@ unsigned long dss_db_tables_changes(struct dss_db_tables *t)
 static sqlite3 *open_connection(void)
 {
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                             SQLITE_OPEN_NOMUTEX, NULL);
+    /* "unix-excl": the process holds the file exclusively, and the WAL index lives in its heap
+     * rather than in the shared-memory file. Only this process opens the data directory, and
+     * with the default VFS every read transaction locked and unlocked a slot of the shared
+     * memory with fcntl(), behind a mutex the threads fought over: 10 % of a 4 KiB GetObject's
+     * CPU. With it, GetObject went from 48-55k to 57-61k req/s at 16 connections. Every
+     * connection must use it: one on another VFS would keep a second WAL index. A second
+     * emulator on the same directory now fails at start ("database is locked"). */
+    int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             "unix-excl");
     if (rc != SQLITE_OK) {
         log_error("cannot open %s: %s", db_path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);
         return NULL;
     }
-    /* Writers are serialised by writer_lock; the busy timeout covers checkpoints and readers
-     * of other processes (the sqlite3 shell during debugging). */
+    /* Writers are serialised by writer_lock; the busy timeout covers checkpoints. */
     sqlite3_busy_timeout(db, 5000);
     if (checkpoints.running)
         sqlite3_wal_hook(db, on_wal_commit, NULL); /* replaces SQLite's automatic checkpoint */
     sqlite3_update_hook(db, on_row_change, NULL);
     char *err = NULL;
-    if (sqlite3_exec(db, db_durable ? "PRAGMA synchronous=NORMAL; PRAGMA journal_mode=WAL; "
-                                      "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
-                                    : "PRAGMA synchronous=OFF; PRAGMA journal_mode=WAL; "
-                                      "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
-                     NULL, NULL, &err)) {
-        log_error("cannot configure %s: %s", db_path, err);
+    rc = sqlite3_exec(db, db_durable ? "PRAGMA synchronous=NORMAL; PRAGMA journal_mode=WAL; "
+                                       "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+                                     : "PRAGMA synchronous=OFF; PRAGMA journal_mode=WAL; "
+                                       "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
+                      NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        log_error("cannot configure %s: %s%s", db_path, err,
+                  rc == SQLITE_BUSY ? " (another process holds it: is a dss-emulator running on this data directory?)"
+                                    : "");
         sqlite3_free(err);
         sqlite3_close(db);
         return NULL;

@@ -8,6 +8,7 @@ Requests that were in flight at the kill may have landed or not: either is allow
 import json
 import os
 import sqlite3
+import subprocess
 import threading
 import time
 import unittest
@@ -185,6 +186,22 @@ class PersistenceTest(unittest.TestCase):
         invented = got - load.attempted
         self.assertEqual(invented, set(), "messages nobody sent")
         self.stop_cleanly(emulator)
+        self.check_integrity(data_dir)
+
+    def test_one_emulator_per_data_directory(self):
+        """The emulator holds its database exclusively (SQLite's unix-excl VFS): a second one
+        started on the same data directory exits saying why, and the first keeps serving."""
+        data_dir = dsstest.temp_dir(self)
+        first = self.start(data_dir)
+        sqs = dsstest.client(first.endpoint, "sqs")
+        sqs.create_queue(QueueName="mine")
+        second = subprocess.run(dsstest.WRAPPER + [os.path.join(dsstest.BIN, "dss-emulator"), "--listen",
+                                                   "127.0.0.1:0", "--data-dir", data_dir],
+                                capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(second.returncode, 0)
+        self.assertIn("is a dss-emulator running on this data directory?", second.stderr)
+        self.assertEqual(len(sqs.list_queues()["QueueUrls"]), 1)
+        self.stop_cleanly(first)
         self.check_integrity(data_dir)
 
     def test_dynamodb_survives_sigkill_mid_load(self):

@@ -8,6 +8,7 @@
 - Keys such as "../../etc/passwd" are only keys: every file the emulator writes stays under
   its data directory, named by a random id, never by a key.
 """
+import contextlib
 import hashlib
 import http.client
 import json
@@ -98,7 +99,7 @@ class TestPersistence(unittest.TestCase):
         self.stop(emu)
         # One file per object that has one, none left over from replaced parts or completed
         # uploads; the small objects keep their bytes in their rows.
-        with sqlite3.connect(os.path.join(data, "dss.db")) as db:
+        with contextlib.closing(sqlite3.connect(os.path.join(data, "dss.db"))) as db, db:
             rows = db.execute("SELECT count(*) FROM s3_objects WHERE file != ''").fetchone()[0]
             held = db.execute("SELECT count(*) FROM s3_objects WHERE file = '' AND body IS NOT NULL").fetchone()[0]
         self.assertEqual(len([f for f in self.object_files(data) if f.startswith("s3/")]), rows)
@@ -123,7 +124,7 @@ class TestPersistence(unittest.TestCase):
         for i, body in enumerate(bodies):
             self.assertEqual(s3.get_object(Bucket="rows", Key="k%d" % i)["Body"].read(), body)
         self.stop(emu)
-        with sqlite3.connect(os.path.join(data, "dss.db")) as db:
+        with contextlib.closing(sqlite3.connect(os.path.join(data, "dss.db"))) as db, db:
             rows = db.execute("SELECT key, file = '', length(body) FROM s3_objects ORDER BY key").fetchall()
         self.assertEqual(rows, [("k%d" % i, int(i % 2 == 0), len(b) if i % 2 == 0 else None)
                                 for i, b in enumerate(bodies)])
@@ -139,7 +140,7 @@ class TestPersistence(unittest.TestCase):
         big = os.urandom(200 * 1024)
         s3.put_object(Bucket="old", Key="big", Body=big)
         self.stop(emu)
-        with sqlite3.connect(os.path.join(data, "dss.db")) as db:  # the table as it was
+        with contextlib.closing(sqlite3.connect(os.path.join(data, "dss.db"))) as db, db:  # the table as it was
             db.executescript("ALTER TABLE s3_objects DROP COLUMN body")
             self.assertNotIn("body", [c[1] for c in db.execute("PRAGMA table_info(s3_objects)")])
         emu, s3, _ = self.start(data)
