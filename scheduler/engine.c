@@ -14,6 +14,7 @@
  */
 #include "engine.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,19 +366,29 @@ static cJSON *apply_template(const cJSON *t, cJSON *in, cJSON *ctx, char *err, s
     return out;
 }
 
+/* InputPath without a copy: the part of raw the state reads, borrowed from raw -- or, for a
+ * null InputPath, a new {} that is also put in *made for the caller to free. NULL with err when
+ * the path matches nothing. States that only read their input (Choice rules, Parameters
+ * templates) use it as it is: a copy of the whole state document per state was a tenth of
+ * dss-scheduler's CPU in a simulated day. */
+static cJSON *input_view(const struct asl_state *s, cJSON *raw, cJSON *ctx, cJSON **made, char *err, size_t errlen)
+{
+    *made = NULL;
+    if (s->input_discard)
+        return *made = cJSON_CreateObject();
+    if (!s->input_path)
+        return raw;
+    cJSON *v = jsonpath_get(raw, ctx, s->input_path);
+    if (!v)
+        snprintf(err, errlen, "Invalid path '%s' : No results for path: $['%s']", s->input_path, s->input_path);
+    return v;
+}
+
 /* InputPath: a new value (NULL with err when the path matches nothing). */
 static cJSON *input_path(const struct asl_state *s, cJSON *raw, cJSON *ctx, char *err, size_t errlen)
 {
-    if (s->input_discard)
-        return cJSON_CreateObject();
-    if (!s->input_path)
-        return cJSON_Duplicate(raw, 1);
-    cJSON *v = jsonpath_get(raw, ctx, s->input_path);
-    if (!v) {
-        snprintf(err, errlen, "Invalid path '%s' : No results for path: $['%s']", s->input_path, s->input_path);
-        return NULL;
-    }
-    return cJSON_Duplicate(v, 1);
+    cJSON *made, *v = input_view(s, raw, ctx, &made, err, errlen);
+    return made ? made : v ? cJSON_Duplicate(v, 1) : NULL;
 }
 
 /* OutputPath applied to v (taken). NULL with err when nothing matches. */
@@ -828,11 +839,13 @@ static void run_task(struct execution *x)
     const struct asl_state *s = cur(x);
     char err[512];
     cJSON *ctx = context(x);
-    cJSON *eff = input_path(s, x->input, ctx, err, sizeof err);
-    if (eff && s->parameters) {
-        cJSON *p = apply_template(s->parameters, eff, ctx, err, sizeof err);
-        cJSON_Delete(eff);
-        eff = p;
+    cJSON *eff;
+    if (s->parameters) {
+        cJSON *made, *view = input_view(s, x->input, ctx, &made, err, sizeof err);
+        eff = view ? apply_template(s->parameters, view, ctx, err, sizeof err) : NULL;
+        cJSON_Delete(made);
+    } else {
+        eff = input_path(s, x->input, ctx, err, sizeof err);
     }
     cJSON_Delete(ctx);
     if (!eff) {
@@ -928,6 +941,33 @@ static void task_error(struct execution *x, const char *error, const char *cause
     fail_exec(x, error, cause);
 }
 
+/* A top-level field, "$.name": setting it in an object cannot fail. */
+static int simple_result_path(const char *path)
+{
+    if (strncmp(path, "$.", 2) != 0 || !path[2])
+        return 0;
+    for (const char *p = path + 2; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_')
+            return 0;
+    return 1;
+}
+
+/* The state input a Task's result is placed into (result_path() takes it). It is taken from the
+ * execution rather than copied when nothing can go wrong after: with the result discarded or put
+ * in a top-level field of an object. No ResultPath needs no input at all. Otherwise a copy, as a
+ * ResultPath that does not match fails the task and a Catch then needs the input unchanged. */
+static cJSON *task_raw_input(struct execution *x, const struct asl_state *s)
+{
+    if (!s->result_discard && !s->result_path)
+        return NULL;
+    if (s->result_discard || (cJSON_IsObject(x->input) && simple_result_path(s->result_path))) {
+        cJSON *raw = x->input;
+        x->input = NULL;
+        return raw;
+    }
+    return cJSON_Duplicate(x->input, 1);
+}
+
 void task_succeed(struct task_call *call, cJSON *result)
 {
     struct execution *x = call->x;
@@ -964,8 +1004,7 @@ void task_succeed(struct task_call *call, cJSON *result)
         }
         result = sel;
     }
-    cJSON *raw = cJSON_Duplicate(x->input, 1);
-    cJSON *out = result_path(s->result_path, s->result_discard, raw, result, err, sizeof err);
+    cJSON *out = result_path(s->result_path, s->result_discard, task_raw_input(x, s), result, err, sizeof err);
     if (!out) {
         task_error(x, "States.ResultPathMatchFailure", err);
         drain(e);
@@ -1053,22 +1092,24 @@ static void enter_at(struct execution *x, int idx, cJSON *input, int64_t resume_
         return;
     }
     cJSON *ctx = context(x);
-    cJSON *eff = input_path(s, input, ctx, err, sizeof err);
-    if (!eff) {
+    cJSON *made, *view = input_view(s, input, ctx, &made, err, sizeof err);
+    if (!view) {
         cJSON_Delete(ctx);
         fail_exec(x, "States.Runtime", err);
         return;
     }
+    cJSON *eff; /* the effective input, owned: a copy of the view, or the state input itself */
     switch (s->kind) {
     case ASL_PASS: {
         cJSON *result;
         if (s->parameters)
-            result = apply_template(s->parameters, eff, ctx, err, sizeof err);
+            result = apply_template(s->parameters, view, ctx, err, sizeof err);
         else if (s->result)
             result = cJSON_Duplicate(s->result, 1);
         else
-            result = cJSON_Duplicate(eff, 1);
-        cJSON_Delete(eff);
+            result = made ? made : cJSON_Duplicate(view, 1);
+        if (result != made)
+            cJSON_Delete(made);
         cJSON_Delete(ctx);
         if (!result) {
             fail_exec(x, "States.Runtime", err);
@@ -1088,9 +1129,9 @@ static void enter_at(struct execution *x, int idx, cJSON *input, int64_t resume_
     case ASL_CHOICE: {
         int next = -1;
         for (int i = 0; i < s->nchoices && next < 0; i++) {
-            int v = eval_rule(&s->choices[i], eff, ctx, err, sizeof err);
+            int v = eval_rule(&s->choices[i], view, ctx, err, sizeof err);
             if (v < 0) {
-                cJSON_Delete(eff);
+                cJSON_Delete(made);
                 cJSON_Delete(ctx);
                 fail_exec(x, "States.Runtime", err);
                 return;
@@ -1102,10 +1143,17 @@ static void enter_at(struct execution *x, int idx, cJSON *input, int64_t resume_
         if (next < 0)
             next = s->default_idx;
         if (next < 0) {
-            cJSON_Delete(eff);
+            cJSON_Delete(made);
             fail_exec(x, "States.NoChoiceMatched", "No Choice Rule matched and there is no Default");
             return;
         }
+        /* The output is the input: the state input itself passes on when it is the view. */
+        if (made)
+            eff = made;
+        else if (view == x->input)
+            eff = x->input, x->input = NULL;
+        else
+            eff = cJSON_Duplicate(view, 1);
         cJSON *out = output_path(s, eff, err, sizeof err);
         if (!out)
             fail_exec(x, "States.Runtime", err);
@@ -1114,11 +1162,13 @@ static void enter_at(struct execution *x, int idx, cJSON *input, int64_t resume_
         return;
     }
     case ASL_WAIT:
+        eff = made ? made : cJSON_Duplicate(view, 1);
         start_wait(x, eff, ctx, resume_wait_due);
         cJSON_Delete(ctx);
         return;
     case ASL_SUCCEED: {
         cJSON_Delete(ctx);
+        eff = made ? made : cJSON_Duplicate(view, 1);
         cJSON *out = output_path(s, eff, err, sizeof err);
         if (!out) {
             fail_exec(x, "States.Runtime", err);
@@ -1134,7 +1184,7 @@ static void enter_at(struct execution *x, int idx, cJSON *input, int64_t resume_
         return;
     }
     default:
-        cJSON_Delete(eff);
+        cJSON_Delete(made);
         cJSON_Delete(ctx);
         fail_exec(x, "States.Runtime", "unexpected state type");
     }
