@@ -65,6 +65,11 @@ static const char schema[] =
     "  ping_ms INTEGER);"                   /* the worker's last command poll (SSM ping) */
     "CREATE INDEX IF NOT EXISTS ec2_instances_state ON ec2_instances(state, due_ms);"
     "CREATE INDEX IF NOT EXISTS ec2_instances_seq ON ec2_instances(seq);"
+    /* The supervisor's next due time (instances.c: next_due), asked at every turn of the
+     * simulated clock: the first entry of each, rather than every instance of the last hour. */
+    "CREATE INDEX IF NOT EXISTS ec2_instances_due ON ec2_instances(due_ms) WHERE due_ms IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS ec2_instances_notice ON ec2_instances(notice_ms) "
+    "  WHERE notice_ms IS NOT NULL AND state IN ('pending', 'running');"
     "CREATE TABLE IF NOT EXISTS ec2_tags("
     "  resource_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
     "  PRIMARY KEY(resource_id, key));"

@@ -239,8 +239,9 @@ static int64_t next_due(sqlite3 *db)
 {
     int64_t next = 0;
     sqlite3_stmt *st = dss_db_stmt(db, "SELECT MIN(t) FROM (SELECT MIN(due_ms) AS t FROM ec2_instances WHERE due_ms "
-                                       "IS NOT NULL UNION ALL SELECT MIN(notice_ms) FROM ec2_instances WHERE notice_ms "
-                                       "IS NOT NULL AND state IN ('pending', 'running'))");
+                                       "IS NOT NULL UNION ALL SELECT MIN(notice_ms) FROM ec2_instances INDEXED BY "
+                                       "ec2_instances_notice WHERE notice_ms IS NOT NULL AND state IN ('pending', "
+                                       "'running'))");
     if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         next = sqlite3_column_int64(st, 0);
     if (st)
