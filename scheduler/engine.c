@@ -384,11 +384,17 @@ static cJSON *input_view(const struct asl_state *s, cJSON *raw, cJSON *ctx, cJSO
     return v;
 }
 
+/* The effective input as a value of its own: the {} input_view() made, or a copy of the view. */
+static cJSON *owned_view(cJSON *made, const cJSON *view)
+{
+    return made ? made : view ? cJSON_Duplicate(view, 1) : NULL;
+}
+
 /* InputPath: a new value (NULL with err when the path matches nothing). */
 static cJSON *input_path(const struct asl_state *s, cJSON *raw, cJSON *ctx, char *err, size_t errlen)
 {
     cJSON *made, *v = input_view(s, raw, ctx, &made, err, errlen);
-    return made ? made : v ? cJSON_Duplicate(v, 1) : NULL;
+    return owned_view(made, v);
 }
 
 /* OutputPath applied to v (taken). NULL with err when nothing matches. */
@@ -1107,7 +1113,7 @@ static void enter_at(struct execution *x, int idx, cJSON *input, int64_t resume_
         else if (s->result)
             result = cJSON_Duplicate(s->result, 1);
         else
-            result = made ? made : cJSON_Duplicate(view, 1);
+            result = owned_view(made, view);
         if (result != made)
             cJSON_Delete(made);
         cJSON_Delete(ctx);
@@ -1148,12 +1154,10 @@ static void enter_at(struct execution *x, int idx, cJSON *input, int64_t resume_
             return;
         }
         /* The output is the input: the state input itself passes on when it is the view. */
-        if (made)
-            eff = made;
-        else if (view == x->input)
+        if (!made && view == x->input)
             eff = x->input, x->input = NULL;
         else
-            eff = cJSON_Duplicate(view, 1);
+            eff = owned_view(made, view);
         cJSON *out = output_path(s, eff, err, sizeof err);
         if (!out)
             fail_exec(x, "States.Runtime", err);
@@ -1162,13 +1166,13 @@ static void enter_at(struct execution *x, int idx, cJSON *input, int64_t resume_
         return;
     }
     case ASL_WAIT:
-        eff = made ? made : cJSON_Duplicate(view, 1);
+        eff = owned_view(made, view);
         start_wait(x, eff, ctx, resume_wait_due);
         cJSON_Delete(ctx);
         return;
     case ASL_SUCCEED: {
         cJSON_Delete(ctx);
-        eff = made ? made : cJSON_Duplicate(view, 1);
+        eff = owned_view(made, view);
         cJSON *out = output_path(s, eff, err, sizeof err);
         if (!out) {
             fail_exec(x, "States.Runtime", err);
