@@ -211,16 +211,14 @@ static int watch_table(const char *table)
 
 unsigned long dss_db_tables_changes(struct dss_db_tables *t)
 {
-    int n = 0;
-    while (n < (int)(sizeof t->slots / sizeof t->slots[0]) && t->names[n])
-        n++;
-    if (!t->ready) { /* watch_table() is idempotent: callers racing here get the same slots */
-        for (int i = 0; i < n; i++)
-            t->slots[i] = watch_table(t->names[i]);
-        t->ready = 1;
+    if (!t->n) { /* watch_table() is idempotent: callers racing here get the same slots */
+        int n = 0;
+        for (; n < (int)(sizeof t->slots / sizeof t->slots[0]) && t->names[n]; n++)
+            t->slots[n] = watch_table(t->names[n]);
+        t->n = n;
     }
     unsigned long sum = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < t->n; i++)
         if (t->slots[i] >= 0)
             sum += atomic_load(&watched[t->slots[i]].changes);
     return sum;

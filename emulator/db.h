@@ -41,7 +41,7 @@ unsigned long dss_db_generation(void);
 struct dss_db_tables {
     const char *const *names; /* NULL-terminated */
     int slots[8];
-    int ready;
+    int n; /* slots watched: 0 until the first call */
 };
 unsigned long dss_db_tables_changes(struct dss_db_tables *t);
 /* Closes the calling thread's connection (threads also close theirs when they exit). */
