@@ -1,5 +1,5 @@
 /* db.h -- the emulator's SQLite store: one database file per data directory, one connection
- * per thread, prepared statements cached per connection. */
+ * for every write and one per thread for reads, prepared statements cached per connection. */
 #ifndef DSS_DB_H
 #define DSS_DB_H
 
@@ -16,13 +16,18 @@ void dss_db_use_image(const unsigned char *image, size_t len);
 /* Makes the file behind such an image, DIR/dss.db (schema_image.c, at build time). Returns 0
  * or -1. */
 int dss_db_write_image(const char *dir);
-/* The calling thread's connection, opened on first use. NULL (after logging) on failure. */
+/* The connection the calling thread uses now: inside a write transaction the one writer
+ * connection (dss_db_begin), else the thread's own, opened on first use. NULL (after logging)
+ * on failure. */
 sqlite3 *dss_db_thread(void);
 /* A cached prepared statement on db for a static SQL string; reset, bindings cleared. */
 sqlite3_stmt *dss_db_stmt(sqlite3 *db, const char *sql);
-/* Transactions. A write transaction also holds the process-wide writer lock until it ends,
- * so writers queue on a mutex instead of spinning in SQLite's busy handler. */
-int dss_db_begin(sqlite3 *db, int write);
+/* Transactions. dss_db_begin() returns the connection the transaction runs on (NULL, after
+ * logging, if it could not begin); commit or roll back on that connection. A write transaction
+ * runs on the process's one writer connection and holds the writer lock until it ends, so
+ * writers queue on a mutex instead of spinning in SQLite's busy handler; a read runs on the
+ * thread's own connection. */
+sqlite3 *dss_db_begin(int write);
 int dss_db_commit(sqlite3 *db, int write);
 void dss_db_rollback(sqlite3 *db, int write);
 /* For a service that keeps a summary of its tables in memory (sqs.c's message counts): after

@@ -750,11 +750,11 @@ static void drop_wakes(struct dss_call *c)
 static int run_operation(struct dss_call *c, cJSON **result)
 {
     int write = !(c->op->flags & DSS_OP_READONLY);
-    sqlite3 *db = dss_db_thread();
     for (;;) {
         *result = NULL;
         c->wake_gen = atomic_load(&wake_gen);
-        if (!db || dss_db_begin(db, write))
+        sqlite3 *db = dss_db_begin(write);
+        if (!db)
             return dss_fail(c, DSS_E_InternalFailure, "The emulator's database is unavailable.");
         int rc = c->op->fn(c, c->params, result);
         if (rc == DSS_OK) {
@@ -820,8 +820,8 @@ static enum MHD_Result reply_json_object(struct dss_call *c, cJSON *h)
  * exclusively (db.c), so this is how a test or a user checks it while the emulator runs. */
 static enum MHD_Result reply_integrity(struct dss_call *c)
 {
-    sqlite3 *db = dss_db_thread();
-    if (!db || dss_db_begin(db, 0) != 0)
+    sqlite3 *db = dss_db_begin(0);
+    if (!db)
         return dss_fail(c, DSS_E_InternalFailure, "The database cannot be read."), reply_error(c);
     cJSON *h = cJSON_CreateObject();
     cJSON *found = cJSON_AddArrayToObject(h, "integrity_check");
@@ -929,9 +929,9 @@ static enum MHD_Result dispatch(struct dss_call *c)
 int dss_run(struct dss_call *c, const struct dss_operation *op, const cJSON *params, cJSON **result)
 {
     int write = !(op->flags & DSS_OP_READONLY);
-    sqlite3 *db = dss_db_thread();
     *result = NULL;
-    if (!db || dss_db_begin(db, write))
+    sqlite3 *db = dss_db_begin(write);
+    if (!db)
         return dss_fail(c, DSS_E_InternalFailure, "The emulator's database is unavailable.");
     int rc = op->fn(c, params, result);
     if (rc == DSS_OK) {

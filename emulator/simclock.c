@@ -765,9 +765,9 @@ unsigned long simworkers_inputs(void)
 
 int simworkers_kill(const char *instance_id)
 {
-    sqlite3 *db = dss_db_thread();
+    sqlite3 *db = dss_db_begin(0);
     int alive = 0;
-    if (db && dss_db_begin(db, 0) == 0) {
+    if (db) {
         sqlite3_stmt *st = dss_db_stmt(db, "SELECT 1 FROM ec2_instances WHERE id = ? AND worker = 'running'");
         sqlite3_bind_text(st, 1, instance_id, -1, SQLITE_STATIC);
         alive = sqlite3_step(st) == SQLITE_ROW;

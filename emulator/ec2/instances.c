@@ -298,10 +298,11 @@ static int64_t min_due(int64_t a, int64_t b)
     return !a ? b : !b ? a : a < b ? a : b;
 }
 
-static int64_t tick(sqlite3 *db)
+static int64_t tick(void)
 {
     int64_t now = dss_clock_now_ms(), next = 0;
-    if (dss_db_begin(db, 1))
+    sqlite3 *db = dss_db_begin(1);
+    if (!db)
         return now + 1000;
     if (restarted) { /* the first loop after start: workers of the last run are gone */
         /* Instances that had a worker: after a crash the column still says so; a clean stop
@@ -332,7 +333,7 @@ struct want {
 };
 
 /* Makes the worker processes match the table. */
-static void reconcile_workers(sqlite3 *db)
+static void reconcile_workers(void)
 {
     /* 1. Reap. */
     pthread_mutex_lock(&lock);
@@ -345,7 +346,8 @@ static void reconcile_workers(sqlite3 *db)
     /* 2. What should run. */
     struct want *want = NULL;
     size_t n_want = 0, cap = 0;
-    if (dss_db_begin(db, 0))
+    sqlite3 *db = dss_db_begin(0);
+    if (!db)
         return;
     sqlite3_stmt *st = dss_db_stmt(db, "SELECT id, region, worker FROM ec2_instances WHERE state = 'running'");
     while (st && sqlite3_step(st) == SQLITE_ROW) {
@@ -434,7 +436,7 @@ static void reconcile_workers(sqlite3 *db)
     }
     free(want);
     /* 5. Record what changed. */
-    if (n_changes && dss_db_begin(db, 1) == 0) {
+    if (n_changes && (db = dss_db_begin(1))) {
         int64_t now = dss_clock_now_ms();
         for (size_t c = 0; c < n_changes; c++) {
             struct change *ch = &changes[c];
@@ -477,7 +479,7 @@ static void reconcile_workers(sqlite3 *db)
  * moved, the database has not changed and the simulated workers have had no new input since a
  * turn whose work changed nothing, the work would change nothing again, so it is skipped and its
  * answer reused. */
-static int simulated_step(sqlite3 *db)
+static int simulated_step(void)
 {
     static struct { int valid; int64_t now, next; unsigned long db_gen, sim_inputs; } idle;
     if (!simclock_quiet())
@@ -487,8 +489,9 @@ static int simulated_step(sqlite3 *db)
     if (idle.valid && idle.now == now && idle.db_gen == gen && idle.sim_inputs == inputs) {
         next = idle.next;
     } else {
-        next = tick(db);
-        if (dss_db_begin(db, 1) == 0) {
+        next = tick();
+        sqlite3 *db = dss_db_begin(1);
+        if (db) {
             next = min_due(next, simworkers_tick(db, dss_clock_now_ms()));
             if (dss_db_commit(db, 1))
                 next = 0;
@@ -502,22 +505,20 @@ static int simulated_step(sqlite3 *db)
 static void *supervisor_main(void *arg)
 {
     (void)arg;
-    sqlite3 *db = dss_db_thread();
     pthread_mutex_lock(&lock);
     while (!stopping) {
         poked = 0;
         pthread_mutex_unlock(&lock);
         if (dss_clock_is_simulated()) { /* simclock.h: workers without processes, the barrier */
-            if (db && simulated_step(db))
+            if (simulated_step())
                 continue;
             pthread_mutex_lock(&lock);
             if (!poked && !stopping)
                 pthread_cond_wait(&cond, &lock);
             continue;
         }
-        int64_t next = db ? tick(db) : 0;
-        if (db)
-            reconcile_workers(db);
+        int64_t next = tick();
+        reconcile_workers();
         int64_t wait = 100;
         if (next) {
             int64_t w = dss_clock_wall_ms_until(next);
@@ -542,7 +543,8 @@ static void *supervisor_main(void *arg)
             waitpid(workers[i].pid, NULL, 0);
     n_workers = 0;
     pthread_mutex_unlock(&lock);
-    if (db && dss_db_begin(db, 1) == 0) {
+    sqlite3 *db = dss_db_begin(1);
+    if (db) {
         exec_sql(db, "UPDATE ec2_instances SET worker = 'none', worker_pid = NULL, cmd_pgid = NULL "
                      "WHERE worker != 'none' OR ?1 = 0", 0);
         dss_db_commit(db, 1);
@@ -687,8 +689,8 @@ struct imds_row {
 
 static int imds_load(const char *id, struct imds_row *r)
 {
-    sqlite3 *db = dss_db_thread();
-    if (!db || dss_db_begin(db, 0))
+    sqlite3 *db = dss_db_begin(0);
+    if (!db)
         return -1;
     sqlite3_stmt *st = dss_db_stmt(db, "SELECT id, instance_type, image_id, state, lifecycle, az, private_ip, "
                                        "region, reservation_id, notice_ms, rebalance_ms, launch_index "
@@ -826,8 +828,8 @@ static int imds(struct dss_call *call, const char *rest)
 
 static int list_instances(struct dss_call *call)
 {
-    sqlite3 *db = dss_db_thread();
-    if (!db || dss_db_begin(db, 0))
+    sqlite3 *db = dss_db_begin(0);
+    if (!db)
         return control_reply_error(call, 500, "InternalFailure", "database unavailable");
     cJSON *arr = cJSON_CreateArray();
     sqlite3_stmt *st = dss_db_stmt(db, "SELECT id, state, lifecycle, worker, worker_pid, cmd_pgid, notice_ms, asg "
@@ -867,10 +869,10 @@ static int instance_notice(struct dss_call *call, int spot)
         double s = strtod(secs, &end);
         notice = *secs && !*end && s >= 0 ? (int64_t)(s * 1000) : -1;
     }
-    sqlite3 *db = dss_db_thread();
+    sqlite3 *db = NULL;
     if (!id || notice < 0) {
         rc = control_reply_error(call, 400, "MissingParameter", "want instance_id (and notice_seconds >= 0)");
-    } else if (!db || dss_db_begin(db, 1)) {
+    } else if (!(db = dss_db_begin(1))) {
         rc = control_reply_error(call, 500, "InternalFailure", "database unavailable");
     } else {
         int64_t now = dss_clock_now_ms();
@@ -925,8 +927,8 @@ static int worker_fault(struct dss_call *call, const char *what)
         rc = control_reply_error(call, 409, "NoWorker", "%s has no live worker", id);
     } else {
         /* The command runs in a group of its own: pause and resume it too. */
-        sqlite3 *db = dss_db_thread();
-        if (sig != SIGKILL && db && dss_db_begin(db, 1) == 0) {
+        sqlite3 *db = sig != SIGKILL ? dss_db_begin(1) : NULL;
+        if (db) {
             sqlite3_stmt *st = dss_db_stmt(db, "SELECT cmd_pgid FROM ec2_instances WHERE id = ?");
             sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
             if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 1)

@@ -1,6 +1,7 @@
 /* ceiling.c -- what this machine allows: a bare libmicrohttpd server, same threading as
- * dss-emulator, that answers every request with one SQLite INSERT of the body it received, in
- * WAL mode on the emulator's VFS (or, with --hello, with no work at all). The benchmark runs the
+ * dss-emulator (a pool of 4 threads, every write on one connection), that answers every request
+ * with one SQLite INSERT of the body it received, in WAL mode on the emulator's VFS (or, with
+ * --hello, with no work at all). The benchmark runs the
  * same load against it and against the emulator, so the emulator's figures read as a fraction
  * of the ceiling.
  * The body is stored because a write must store what it was sent: against a 4 KiB PutObject,
@@ -25,9 +26,12 @@ static int hello;
 static char *answer = "{}";
 static size_t answer_len = 2;
 static pthread_mutex_t writer = PTHREAD_MUTEX_INITIALIZER;
-static __thread sqlite3 *db;
-static __thread sqlite3_stmt *insert;
+/* One connection for every write, used under the writer mutex, as in the emulator (db.c): a
+ * connection per thread would find its page cache emptied by the other threads' commits. */
+static sqlite3 *db;
+static sqlite3_stmt *begin, *insert, *commit;
 
+/* Under the writer mutex. */
 static int ensure_db(void)
 {
     if (db)
@@ -40,7 +44,12 @@ static int ensure_db(void)
         return -1;
     sqlite3_busy_timeout(db, 5000);
     sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
-    return sqlite3_prepare_v2(db, "INSERT INTO t(body) VALUES (?)", -1, &insert, NULL) == SQLITE_OK ? 0 : -1;
+    /* Prepared once, as the emulator caches its statements, BEGIN and COMMIT included. */
+    return sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, NULL) == SQLITE_OK &&
+                   sqlite3_prepare_v2(db, "INSERT INTO t(body) VALUES (?)", -1, &insert, NULL) == SQLITE_OK &&
+                   sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL) == SQLITE_OK
+               ? 0
+               : -1;
 }
 
 struct request {
@@ -70,14 +79,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (!hello) {
-        if (ensure_db())
-            return MHD_NO;
         pthread_mutex_lock(&writer);
-        sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        sqlite3_reset(insert);
+        if (ensure_db()) {
+            pthread_mutex_unlock(&writer);
+            return MHD_NO;
+        }
+        sqlite3_step(begin);
+        sqlite3_reset(begin);
         sqlite3_bind_blob(insert, 1, req->body ? req->body : "", (int)req->len, SQLITE_STATIC);
         sqlite3_step(insert);
-        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        sqlite3_reset(insert);
+        sqlite3_step(commit);
+        sqlite3_reset(commit);
         pthread_mutex_unlock(&writer);
     }
     struct MHD_Response *r = MHD_create_response_from_buffer(answer_len, answer, MHD_RESPMEM_PERSISTENT);

@@ -80,14 +80,15 @@ static void writes_persist_and_rollbacks_do_not(void **state)
         snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '%s'", t);
         assert_int_equal(count(db, sql), 1);
     }
-    assert_int_equal(dss_db_begin(db, 1), 0);
-    add_queue(db, "kept");
-    assert_int_equal(dss_db_commit(db, 1), 0);
-    assert_int_equal(dss_db_begin(db, 1), 0);
-    add_queue(db, "rolled-back");
-    dss_db_rollback(db, 1);
-    assert_int_equal(dss_db_begin(db, 1), 0); /* would block for ever if the rollback kept the lock */
-    dss_db_rollback(db, 1);
+    sqlite3 *w = dss_db_begin(1);
+    assert_non_null(w);
+    add_queue(w, "kept");
+    assert_int_equal(dss_db_commit(w, 1), 0);
+    assert_non_null(w = dss_db_begin(1));
+    add_queue(w, "rolled-back");
+    dss_db_rollback(w, 1);
+    assert_non_null(w = dss_db_begin(1)); /* would block for ever if the rollback kept the lock */
+    dss_db_rollback(w, 1);
     dss_db_close();
 
     assert_int_equal(dss_db_open(dirs[0], 1), 0);
@@ -101,6 +102,47 @@ static void writes_persist_and_rollbacks_do_not(void **state)
 static void *stmt_from_another_thread(void *db)
 {
     return dss_db_stmt(db, "SELECT 1");
+}
+
+/* A write transaction on another thread: the connection it ran on. */
+static void *write_on_another_thread(void *arg)
+{
+    (void)arg;
+    sqlite3 *w = dss_db_begin(1);
+    if (w) {
+        add_queue(w, "from-another-thread");
+        if (dss_db_thread() != w || dss_db_commit(w, 1) != 0)
+            w = NULL;
+    }
+    return w;
+}
+
+/* Every write transaction runs on the one writer connection, whichever thread starts it (its
+ * page cache is not emptied by other connections' commits); reads run on the thread's own, and
+ * the thread's connection is its own again once the write ends. */
+static void writes_share_one_connection(void **state)
+{
+    (void)state;
+    assert_int_equal(dss_db_open(dirs[0], 0), 0);
+    sqlite3 *own = dss_db_thread();
+    sqlite3 *r = dss_db_begin(0);
+    assert_ptr_equal(r, own);
+    dss_db_rollback(r, 0);
+    sqlite3 *w = dss_db_begin(1);
+    assert_non_null(w);
+    assert_ptr_not_equal(w, own);
+    assert_ptr_equal(dss_db_thread(), w);
+    assert_non_null(dss_db_stmt(w, "SELECT 1"));
+    assert_null(dss_db_stmt(own, "SELECT 1")); /* not the connection in use now */
+    assert_int_equal(dss_db_commit(w, 1), 0);
+    assert_ptr_equal(dss_db_thread(), own);
+    pthread_t t;
+    void *theirs = NULL;
+    assert_int_equal(pthread_create(&t, NULL, write_on_another_thread, NULL), 0);
+    pthread_join(t, &theirs);
+    assert_ptr_equal(theirs, w);
+    assert_int_equal(count(own, "SELECT count(*) FROM sqs_queues WHERE name = 'from-another-thread'"), 1);
+    dss_db_close();
 }
 
 /* One prepared statement per SQL text and connection, reset between uses; a connection is its
@@ -170,6 +212,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(writes_persist_and_rollbacks_do_not),
         cmocka_unit_test(statements_are_cached_per_connection),
+        cmocka_unit_test(writes_share_one_connection),
         cmocka_unit_test(image_starts_a_new_directory_only),
     };
     return cmocka_run_group_tests(tests, make_dirs, remove_dirs);
