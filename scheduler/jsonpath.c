@@ -209,21 +209,28 @@ int jsonpath_set(cJSON **doc, const char *path, cJSON *value, char *err, size_t 
 
 /* ---- The printed size ---- */
 
-/* A string as cJSON prints it: quoted, with \" \\ \b \f \n \r \t and \u00XX for the other
- * control characters; every other byte as it is. */
+/* The bytes cJSON prints for each byte of a string: \" \\ \b \f \n \r \t take 2, the other
+ * control characters 6 (\u00XX), every other byte 1. A table: the engine measures every
+ * state's input, and seven tests per byte were 8 % of the scheduler's CPU in a simulated day. */
+static const unsigned char printed_bytes[256] = {
+    6, 6, 6, 6, 6, 6, 6, 6, 2, 2, 2, 6, 2, 2, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+    1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+/* A string as cJSON prints it: quoted, each byte as printed_bytes says. */
 static size_t string_size(const char *s)
 {
     size_t n = 2;
     if (!s)
         return n;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\' || *p == '\b' || *p == '\f' || *p == '\n' || *p == '\r' || *p == '\t')
-            n += 2;
-        else if (*p < 32)
-            n += 6;
-        else
-            n++;
-    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += printed_bytes[*p];
     return n;
 }
 
