@@ -78,16 +78,14 @@ static const char schema[] =
     "  first_receive_ms INTEGER,"
     "  receipt TEXT);"             /* nonce of the latest receive */
     "CREATE INDEX IF NOT EXISTS sqs_messages_ready ON sqs_messages(queue_id, visible_ms, seq);"
-    /* Two indexes, each one more page in every send and delete. This one serves the retention
-     * expiry that runs on every receive (sent_ms < cutoff) and the expired count of
-     * GetQueueAttributes (the other counts are kept in memory, below). It holds no column a
-     * receive changes, so a receive writes no page of it: earlier data directories had
-     * visible_ms and receive_count in it (sqs_messages_live) for counts no longer made there,
-     * and every receive rewrote an entry of it, one page of the four it wrote. */
+    /* The only index: each one is a page more in every send, receive and delete. Retention
+     * needs none: the oldest send time of each queue is known in memory (a lower bound,
+     * below), so a receive looks for expired messages only when there can be some. Earlier
+     * data directories had one more (sqs_messages_live, and before it _age and _count): with it
+     * a send wrote 3 pages, a receive 4 and a delete 3, against 2, 3 and 2 now. */
     "DROP INDEX IF EXISTS sqs_messages_age;"
     "DROP INDEX IF EXISTS sqs_messages_count;"
-    "DROP INDEX IF EXISTS sqs_messages_live;"
-    "CREATE INDEX IF NOT EXISTS sqs_messages_sent ON sqs_messages(queue_id, sent_ms);";
+    "DROP INDEX IF EXISTS sqs_messages_live;";
 
 /* Settable attributes and their defaults (AWS's, with the 1 MiB message size of 2025). */
 static const struct attr_rule {
@@ -408,10 +406,16 @@ static int sqs_list_queues(struct dss_call *call, const cJSON *params, cJSON **r
  * adds, removes or moves messages notes its change (count_change()), the change is applied
  * when its transaction commits (db.h: dss_db_watch_commits(), under the writer lock, so in
  * commit order) and dropped if it rolls back, and sqs_start() counts every queue once.
+ *
+ * Beside each count, the same way, a lower bound of the queue's oldest send time: a send or
+ * a move into the queue lowers it to the message's; only an expiry pass, which has just
+ * looked, raises it to the exact oldest (note_oldest()). Sends are stamped by a clock that
+ * does not go back, so deleting messages only ever leaves the bound lower than it need be.
  * ====================================================================================== */
 
 struct queue_count {
     int64_t queue_id, n;
+    int64_t oldest_ms; /* no message of the queue was sent before this; INT64_MAX: none known */
 };
 
 static struct {
@@ -425,26 +429,56 @@ static struct {
 #define PENDING_SLOTS 8
 static __thread struct {
     int64_t queue_id, delta;
-    int reset; /* the queue was deleted: its count starts again from 0 */
+    int reset;           /* the queue was deleted: its count starts again from 0 */
+    int64_t exact_ms;    /* an expiry pass found this the oldest send time (INT64_MAX: no
+                          * message left); -1: none looked */
+    int64_t sent_min_ms; /* the oldest send time of the messages added since; INT64_MAX: none */
 } pending[PENDING_SLOTS];
 static __thread int n_pending, pending_overflow;
 
-static void count_change(int64_t queue_id, int64_t delta, int reset)
+/* This thread's pending slot for queue_id, made if missing; NULL past the slots. */
+static int pending_slot(int64_t queue_id)
 {
     int i = 0;
     while (i < n_pending && pending[i].queue_id != queue_id)
         i++;
     if (i == PENDING_SLOTS) {
         pending_overflow = 1;
-        return;
+        return -1;
     }
     if (i == n_pending) {
         pending[i].queue_id = queue_id, pending[i].delta = 0, pending[i].reset = 0;
+        pending[i].exact_ms = -1, pending[i].sent_min_ms = INT64_MAX;
         n_pending++;
     }
+    return i;
+}
+
+static void count_change(int64_t queue_id, int64_t delta, int reset)
+{
+    int i = pending_slot(queue_id);
+    if (i < 0)
+        return;
     if (reset)
-        pending[i].delta = 0, pending[i].reset = 1;
+        pending[i].delta = 0, pending[i].reset = 1, pending[i].exact_ms = -1, pending[i].sent_min_ms = INT64_MAX;
     pending[i].delta += delta;
+}
+
+/* A message sent at sent_ms is now in queue_id (sent or moved there). */
+static void note_sent(int64_t queue_id, int64_t sent_ms)
+{
+    int i = pending_slot(queue_id);
+    if (i >= 0 && sent_ms < pending[i].sent_min_ms)
+        pending[i].sent_min_ms = sent_ms;
+}
+
+/* An expiry pass found oldest_ms the queue's oldest send time (INT64_MAX: it has no message);
+ * messages noted sent after this still lower it. */
+static void note_oldest(int64_t queue_id, int64_t oldest_ms)
+{
+    int i = pending_slot(queue_id);
+    if (i >= 0)
+        pending[i].exact_ms = oldest_ms, pending[i].sent_min_ms = INT64_MAX;
 }
 
 /* The slot of queue_id in counts.v (lock held); made if missing and make is set, else NULL
@@ -472,21 +506,23 @@ static struct queue_count *count_slot(int64_t queue_id, int make)
     }
     memmove(&counts.v[lo + 1], &counts.v[lo], (counts.n - lo) * sizeof *counts.v);
     counts.n++;
-    counts.v[lo].queue_id = queue_id, counts.v[lo].n = 0;
+    counts.v[lo].queue_id = queue_id, counts.v[lo].n = 0, counts.v[lo].oldest_ms = INT64_MAX;
     return &counts.v[lo];
 }
 
-/* Counts every queue's messages afresh (lock held): at start-up, and after a transaction that
- * changed more queues than the pending slots hold. Runs outside any transaction. */
+/* Counts every queue's messages afresh and finds each one's oldest (lock held): at start-up,
+ * and after a transaction that changed more queues than the pending slots hold. Runs outside
+ * any transaction. */
 static void recount_all(void)
 {
     counts.n = 0;
     sqlite3 *db = dss_db_thread();
-    sqlite3_stmt *st = db ? dss_db_stmt(db, "SELECT queue_id, count(*) FROM sqs_messages GROUP BY queue_id") : NULL;
+    sqlite3_stmt *st = db ? dss_db_stmt(db, "SELECT queue_id, count(*), min(sent_ms) FROM sqs_messages "
+                                            "GROUP BY queue_id") : NULL;
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         struct queue_count *c = count_slot(sqlite3_column_int64(st, 0), 1);
         if (c)
-            c->n = sqlite3_column_int64(st, 1);
+            c->n = sqlite3_column_int64(st, 1), c->oldest_ms = sqlite3_column_int64(st, 2);
     }
     if (st)
         sqlite3_reset(st);
@@ -502,8 +538,17 @@ static void counts_committed(void)
     } else {
         for (int i = 0; i < n_pending; i++) {
             struct queue_count *c = count_slot(pending[i].queue_id, 1);
-            if (c)
-                c->n = (pending[i].reset ? 0 : c->n) + pending[i].delta;
+            if (!c)
+                continue;
+            c->n = (pending[i].reset ? 0 : c->n) + pending[i].delta;
+            if (pending[i].reset)
+                c->oldest_ms = INT64_MAX;
+            if (pending[i].exact_ms >= 0)
+                c->oldest_ms = pending[i].exact_ms;
+            if (pending[i].sent_min_ms < c->oldest_ms)
+                c->oldest_ms = pending[i].sent_min_ms;
+            if (c->n <= 0)
+                c->oldest_ms = INT64_MAX;
         }
     }
     pthread_mutex_unlock(&counts.lock);
@@ -523,6 +568,16 @@ static int64_t queue_message_total(int64_t queue_id)
     int64_t n = c ? c->n : 0;
     pthread_mutex_unlock(&counts.lock);
     return n;
+}
+
+/* No committed message of queue_id was sent before this (INT64_MAX: it holds none). */
+static int64_t queue_oldest_ms(int64_t queue_id)
+{
+    pthread_mutex_lock(&counts.lock);
+    struct queue_count *c = count_slot(queue_id, 0);
+    int64_t t = c ? c->oldest_ms : INT64_MAX;
+    pthread_mutex_unlock(&counts.lock);
+    return t;
 }
 
 static int sqs_start(void)
@@ -563,6 +618,12 @@ static int sqs_delete_queue(struct dss_call *call, const cJSON *params, cJSON **
     return DSS_OK;
 }
 
+/* The send time before which q's messages have expired at now. */
+static int64_t retention_cutoff(const struct queue *q, int64_t now)
+{
+    return now - (int64_t)queue_attr_long(q, "MessageRetentionPeriod") * 1000;
+}
+
 /* The three approximate counts of queue_id. The visible messages are usually the many (a
  * backlog of jobs), the invisible ones few (in flight or delayed), so the visible count is the
  * queue's total (kept in memory, above) less the invisible and the expired-but-not-yet-deleted
@@ -575,14 +636,16 @@ static struct message_counts count_messages(struct dss_call *call, int64_t queue
 {
     struct message_counts n = {0, 0, 0};
     int64_t expired = 0;
-    sqlite3_stmt *st = dss_stmt(call, "SELECT count(*) FROM sqs_messages WHERE queue_id = ? AND sent_ms < ?");
-    if (!st)
-        return n;
-    sqlite3_bind_int64(st, 1, queue_id);
-    sqlite3_bind_int64(st, 2, cutoff);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        expired = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
+    sqlite3_stmt *st;
+    if (queue_oldest_ms(queue_id) < cutoff) { /* some may have expired: a pass over the queue */
+        if (!(st = dss_stmt(call, "SELECT count(*) FROM sqs_messages WHERE queue_id = ? AND sent_ms < ?")))
+            return n;
+        sqlite3_bind_int64(st, 1, queue_id);
+        sqlite3_bind_int64(st, 2, cutoff);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            expired = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+    }
     st = dss_stmt(call, "SELECT total(receive_count > 0), total(receive_count = 0) FROM sqs_messages "
                         "INDEXED BY sqs_messages_ready WHERE queue_id = ?1 AND visible_ms > ?2 AND sent_ms >= ?3");
     if (!st)
@@ -615,7 +678,7 @@ static cJSON *queue_attributes(struct dss_call *call, const struct queue *q)
 {
     cJSON *out = cJSON_CreateObject();
     int64_t now = dss_clock_now_ms();
-    int64_t cutoff = now - (int64_t)queue_attr_long(q, "MessageRetentionPeriod") * 1000;
+    int64_t cutoff = retention_cutoff(q, now);
     for (const struct attr_rule *r = attr_rules; r->name; r++) {
         const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q->attrs, r->name));
         if (v || r->dflt)
@@ -1110,6 +1173,7 @@ static int send_one(struct dss_call *call, const struct queue *q, const cJSON *m
     if (rc != SQLITE_DONE)
         return dss_fail(call, DSS_E_InternalFailure, "Could not store the message.");
     count_change(q->id, 1, 0);
+    note_sent(q->id, now);
     char key[64];
     snprintf(key, sizeof key, "sqs:%lld", (long long)q->id);
     dss_wake_one(call, key); /* one message, one receiver */
@@ -1363,7 +1427,8 @@ static void add_message_attributes(cJSON *m, const struct receive_opts *o, const
 
 /* Moves a message that has been received maxReceiveCount times to the dead-letter queue.
  * Returns 1 if moved. */
-static int redrive(struct dss_call *call, const struct queue *q, int64_t seq, int64_t count, int64_t now)
+static int redrive(struct dss_call *call, const struct queue *q, int64_t seq, int64_t count, int64_t sent_ms,
+                   int64_t now)
 {
     const char *policy = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q->attrs, "RedrivePolicy"));
     if (!policy || !*policy)
@@ -1387,6 +1452,7 @@ static int redrive(struct dss_call *call, const struct queue *q, int64_t seq, in
         if (moved) {
             count_change(q->id, -1, 0);
             count_change(dlq.id, 1, 0);
+            note_sent(dlq.id, sent_ms); /* it keeps its send time, and its retention with it */
         }
         char key[64];
         snprintf(key, sizeof key, "sqs:%lld", (long long)dlq.id);
@@ -1397,15 +1463,30 @@ static int redrive(struct dss_call *call, const struct queue *q, int64_t seq, in
     return moved;
 }
 
+/* Deletes q's expired messages, when its oldest may have been sent more than EXPIRY_SLACK_MS
+ * before the cutoff. Without an index on send times that is a pass over the queue, and the
+ * slack keeps it to one a second per queue when messages expire one after another; a message
+ * in the slack is never delivered (read_candidates()) nor counted (count_messages()). */
+#define EXPIRY_SLACK_MS 1000
 static void delete_expired(struct dss_call *call, const struct queue *q, int64_t now)
 {
+    int64_t cutoff = retention_cutoff(q, now);
+    if (queue_oldest_ms(q->id) >= cutoff - EXPIRY_SLACK_MS)
+        return;
     sqlite3_stmt *st = dss_stmt(call, "DELETE FROM sqs_messages WHERE queue_id = ? AND sent_ms < ?");
     if (!st)
         return;
     sqlite3_bind_int64(st, 1, q->id);
-    sqlite3_bind_int64(st, 2, now - (int64_t)queue_attr_long(q, "MessageRetentionPeriod") * 1000);
-    if (sqlite3_step(st) == SQLITE_DONE)
+    sqlite3_bind_int64(st, 2, cutoff);
+    int done = sqlite3_step(st) == SQLITE_DONE;
+    if (done)
         count_change(q->id, -sqlite3_changes(dss_db(call)), 0);
+    sqlite3_reset(st);
+    if (!done || !(st = dss_stmt(call, "SELECT min(sent_ms) FROM sqs_messages WHERE queue_id = ?")))
+        return;
+    sqlite3_bind_int64(st, 1, q->id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        note_oldest(q->id, sqlite3_column_type(st, 0) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(st, 0));
     sqlite3_reset(st);
 }
 
@@ -1424,18 +1505,20 @@ static char *column_dup(sqlite3_stmt *st, int col)
     return strdup(text ? text : ""); /* NULL only when out of memory */
 }
 
-/* Reads up to n messages of q visible at now, oldest visibility first; returns how many. */
+/* Reads up to n unexpired messages of q visible at now, oldest visibility first; returns how
+ * many. */
 static int read_candidates(struct dss_call *call, const struct queue *q, int64_t now, struct candidate *c, int n)
 {
     sqlite3_stmt *pick = dss_stmt(call, "SELECT seq, message_id, body, md5_body, attrs, sent_ms, receive_count, "
                                         "first_receive_ms FROM sqs_messages WHERE queue_id = ? AND visible_ms <= ? "
-                                        "ORDER BY visible_ms, seq LIMIT ?");
+                                        "AND sent_ms >= ? ORDER BY visible_ms, seq LIMIT ?");
     int got = 0;
     if (!pick)
         return 0;
     sqlite3_bind_int64(pick, 1, q->id);
     sqlite3_bind_int64(pick, 2, now);
-    sqlite3_bind_int64(pick, 3, n);
+    sqlite3_bind_int64(pick, 3, retention_cutoff(q, now));
+    sqlite3_bind_int64(pick, 4, n);
     while (got < n && sqlite3_step(pick) == SQLITE_ROW) {
         struct candidate *r = &c[got++];
         r->seq = sqlite3_column_int64(pick, 0);
@@ -1461,7 +1544,7 @@ static void take_messages(struct dss_call *call, const struct queue *q, const st
     int n = read_candidates(call, q, now, rows, want), taken = 0;
     for (int i = 0; i < n && taken < o->max; i++) {
         const struct candidate *r = &rows[i];
-        if (!r->id || !r->body || !r->md5 || redrive(call, q, r->seq, r->count, now))
+        if (!r->id || !r->body || !r->md5 || redrive(call, q, r->seq, r->count, r->sent_ms, now))
             continue;
         char nonce[37], handle[256];
         uuid_string(nonce);
