@@ -188,6 +188,29 @@ class PersistenceTest(unittest.TestCase):
         self.stop_cleanly(emulator)
         self.check_integrity(data_dir)
 
+    def test_sqs_retention_counts_from_the_send_across_a_restart(self):
+        """A restarted emulator finds each queue's oldest send time again (sqs.c keeps it in
+        memory to know when a receive must look for expired messages): a message sent before
+        the restart expires on time after it."""
+        data_dir = dsstest.temp_dir(self)
+        emulator = self.start(data_dir)
+        sqs = dsstest.client(emulator.endpoint, "sqs")
+        url = sqs.create_queue(QueueName="short", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="old")  # stamped with the wall clock
+        self.stop_cleanly(emulator)
+        # The fast clock starts from the wall clock: 3 s later "old" is 90 emulated seconds old.
+        emulator = self.start(data_dir, "--clock-speed", "30")
+        sqs = dsstest.client(emulator.endpoint, "sqs")
+        url = emulator.endpoint + "/000000000000/short"
+        time.sleep(3.0)
+        sqs.send_message(QueueUrl=url, MessageBody="young")
+        self.assertEqual(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"]["ApproximateNumberOfMessages"], "1")
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        self.assertEqual([m["Body"] for m in got], ["young"])
+        self.stop_cleanly(emulator)
+        self.check_integrity(data_dir)
+
     def test_one_emulator_per_data_directory(self):
         """The emulator holds its database exclusively (SQLite's unix-excl VFS): a second one
         started on the same data directory exits saying why, and the first keeps serving."""

@@ -831,6 +831,23 @@ class FastClockTest(SqsTestCase):
         self.assertEqual(self.attrs(url, "ApproximateNumberOfMessages")["ApproximateNumberOfMessages"], "1")
         self.assertEqual([m["Body"] for m in self.receive(url, MaxNumberOfMessages=10)], ["young"])
 
+    def test_a_message_moved_to_the_dead_letter_queue_keeps_its_send_time(self):
+        """Retention counts from the first send: a message redriven 30 s after it was sent
+        expires from the dead-letter queue 60 s after that send, not 60 s after the move (the
+        emulator knows each queue's oldest send time; a move must lower the DLQ's)."""
+        dlq = self.queue("-dlq", MessageRetentionPeriod=60)
+        dlq_arn = self.attrs(dlq, "QueueArn")["QueueArn"]
+        url = self.queue(RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"}))
+        self.sqs.send_message(QueueUrl=url, MessageBody="old")
+        self.receive_one(url, VisibilityTimeout=0)
+        time.sleep(1.5)  # 30 emulated seconds
+        self.assertEqual(self.receive(url), [])  # received once already: moved, not delivered
+        self.assertEqual(self.attrs(dlq, "ApproximateNumberOfMessages")["ApproximateNumberOfMessages"], "1")
+        self.sqs.send_message(QueueUrl=dlq, MessageBody="young")
+        time.sleep(2.0)  # 70 emulated seconds after the first send, 40 after the move
+        self.assertEqual(self.attrs(dlq, "ApproximateNumberOfMessages")["ApproximateNumberOfMessages"], "1")
+        self.assertEqual([m["Body"] for m in self.receive(dlq, MaxNumberOfMessages=10)], ["young"])
+
     def test_purge_is_allowed_again_after_60_seconds(self):
         url = self.queue()
         self.sqs.purge_queue(QueueUrl=url)
