@@ -116,11 +116,14 @@ static void make_key(void)
 static __thread int wal_over_limit;
 
 /* After every commit (SQLite calls it with the WAL's size in pages; writer_lock is still
- * held): past the threshold, wake the checkpoint thread. Cheap when below it, which is nearly
- * always. The WAL file only starts over after a checkpoint that copied everything while no
- * reader still needed it, and under a steady write load a checkpoint running beside the
+ * held): each time the WAL has grown by CHECKPOINT_FRAMES pages since the thread was last
+ * woken, wake it. The WAL file only starts over after a checkpoint that copied everything while
+ * no reader still needed it, and under a steady write load a checkpoint running beside the
  * writers never quite gets there (measured: the WAL grew past 100 MB in 10 s of SendMessage).
- * So past a hard limit dss_db_commit() finishes the job itself; see there. */
+ * So past a hard limit dss_db_commit() finishes the job itself; see there. For the same reason
+ * a wake-up on every commit past the threshold, as before, ran a checkpoint (two fdatasyncs and
+ * a sort of the WAL index) about every 7 commits of an SQS load: 0.18 fdatasyncs per request,
+ * now 0.005. */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
     (void)arg, (void)db, (void)name;

@@ -4,8 +4,8 @@
  *   parameters -> run the operation in one transaction -> one reply function that writes the
  *   result or the AWS error in the request's wire format.
  *
- * libmicrohttpd runs a small pool of threads with epoll; each thread has its own SQLite
- * connection. A long poll (SQS WaitTimeSeconds) does not hold a thread: the operation asks to
+ * libmicrohttpd runs a small pool of threads with epoll; each thread reads on its own SQLite
+ * connection, and every write runs on the one writer connection (db.c). A long poll (SQS WaitTimeSeconds) does not hold a thread: the operation asks to
  * wait, the connection is suspended and kept in a waiter list, and it is resumed when a commit
  * wakes its key or its deadline passes -- then the operation simply runs again. One timer
  * thread owns all deadlines.

@@ -11,7 +11,7 @@ struct dss_server_config {
     const char *host;     /* address to bind, "127.0.0.1" */
     int port;             /* 0: any free port */
     const char *data_dir; /* where dss.db lives */
-    int threads;          /* request threads (each with its own SQLite connection) */
+    int threads;          /* request threads (each reads on its own SQLite connection) */
 };
 
 /* Starts serving. Returns 0 and fills in the bound port, or -1 after logging why. */
