@@ -409,8 +409,8 @@ static int sqs_list_queues(struct dss_call *call, const cJSON *params, cJSON **r
  *
  * Beside each count, the same way, a lower bound of the queue's oldest send time: a send or
  * a move into the queue lowers it to the message's; only an expiry pass, which has just
- * looked, raises it to the exact oldest (note_oldest()). Sends are stamped by a clock that
- * does not go back, so deleting messages only ever leaves the bound lower than it need be.
+ * looked, raises it to the exact oldest (note_oldest()). A delete leaves it as it is, lower
+ * than it need be at worst, which costs an expiry pass that finds nothing and sets it right.
  * ====================================================================================== */
 
 struct queue_count {
@@ -436,7 +436,7 @@ static __thread struct {
 } pending[PENDING_SLOTS];
 static __thread int n_pending, pending_overflow;
 
-/* This thread's pending slot for queue_id, made if missing; NULL past the slots. */
+/* This thread's pending slot for queue_id, made if missing; -1 past the slots. */
 static int pending_slot(int64_t queue_id)
 {
     int i = 0;
