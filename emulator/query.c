@@ -349,7 +349,7 @@ static cJSON *parse_structure(struct qin *q, const cJSON *shape, const char *pre
         size_t name_len = strlen(name);
         if (prefix_len + 1 + name_len >= sizeof child)
             continue;
-        memcpy(child, prefix, prefix_len);
+        memcpy(child, prefix, prefix_len + 1);
         size_t at = prefix_len;
         if (prefix_len)
             child[at++] = '.';
