@@ -955,7 +955,7 @@ static void md5_of_attributes(const cJSON *attrs, char out[33])
     cJSON_ArrayForEach(a, attrs) if (n < 64) sorted[n++] = a;
     qsort(sorted, (size_t)n, sizeof(const cJSON *), name_cmp);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+    EVP_DigestInit_ex(ctx, md5_method(), NULL);
     for (int i = 0; i < n; i++) {
         const char *type = dss_param_str(sorted[i], "DataType");
         const char *sv = dss_param_str(sorted[i], "StringValue");

@@ -28,6 +28,10 @@ long base64_decode(const char *s, size_t n, unsigned char *out);
 
 /* Lower-case hex digests; out must hold 33 / 65 bytes. */
 void md5_hex(const void *p, size_t n, char out[33]);
+/* OpenSSL's MD5 (an EVP_MD), fetched from its provider once, for EVP_DigestInit_ex():
+ * EVP_md5() makes every digest fetch it again (a lock and a lookup in OpenSSL 3). */
+struct evp_md_st;
+const struct evp_md_st *md5_method(void);
 void sha256_hex(const void *p, size_t n, char out[65]);
 void hex_encode(const unsigned char *p, size_t n, char *out);
 /* The inverse of hex_encode: lower-case digits only, so one value has one spelling. Returns the

@@ -40,17 +40,17 @@ static void crc_table(struct crc_def *c)
             c->table[k][b] = (c->table[k - 1][b] >> 8) ^ c->table[0][c->table[k - 1][b] & 0xFF];
 }
 
-/* MD5, SHA-1 and SHA-256 fetched from OpenSSL's provider once: EVP_md5() and friends make
- * EVP_DigestInit_ex() fetch the implementation again on every call (a lock and a lookup in
- * OpenSSL 3), once per PUT. NULL (fetch failed): the legacy EVP_md5() path is used. */
-static EVP_MD *md5_md, *sha1_md, *sha256_md;
+/* SHA-1 and SHA-256 fetched from OpenSSL's provider once, as MD5 is (util.h: md5_method()):
+ * EVP_sha1() and EVP_sha256() make EVP_DigestInit_ex() fetch the implementation again on every
+ * call (a lock and a lookup in OpenSSL 3), once per PUT. NULL (fetch failed): the legacy
+ * EVP_sha1() / EVP_sha256() path is used. */
+static EVP_MD *sha1_md, *sha256_md;
 
 static void make_tables(void)
 {
     crc_table(&crc32_def);
     crc_table(&crc32c_def);
     crc_table(&crc64_def);
-    md5_md = EVP_MD_fetch(NULL, "MD5", NULL);
     sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
@@ -130,7 +130,7 @@ int s3_digest_init(struct s3_digest *d, enum s3_algo algo)
     d->algo = algo;
     d->crc = crc_of(algo) ? crc_start(crc_of(algo)) : 0;
     d->md5 = EVP_MD_CTX_new();
-    if (!d->md5 || !EVP_DigestInit_ex(d->md5, md5_md ? md5_md : EVP_md5(), NULL))
+    if (!d->md5 || !EVP_DigestInit_ex(d->md5, md5_method(), NULL))
         goto fail;
     if (algo == S3_CK_SHA1 || algo == S3_CK_SHA256) {
         const EVP_MD *sha = algo == S3_CK_SHA1 ? (sha1_md ? sha1_md : EVP_sha1()) : (sha256_md ? sha256_md : EVP_sha256());
