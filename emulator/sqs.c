@@ -1468,9 +1468,8 @@ static int redrive(struct dss_call *call, const struct queue *q, int64_t seq, in
  * slack keeps it to one a second per queue when messages expire one after another; a message
  * in the slack is never delivered (read_candidates()) nor counted (count_messages()). */
 #define EXPIRY_SLACK_MS 1000
-static void delete_expired(struct dss_call *call, const struct queue *q, int64_t now)
+static void delete_expired(struct dss_call *call, const struct queue *q, int64_t cutoff)
 {
-    int64_t cutoff = retention_cutoff(q, now);
     if (queue_oldest_ms(q->id) >= cutoff - EXPIRY_SLACK_MS)
         return;
     sqlite3_stmt *st = dss_stmt(call, "DELETE FROM sqs_messages WHERE queue_id = ? AND sent_ms < ?");
@@ -1505,9 +1504,10 @@ static char *column_dup(sqlite3_stmt *st, int col)
     return strdup(text ? text : ""); /* NULL only when out of memory */
 }
 
-/* Reads up to n unexpired messages of q visible at now, oldest visibility first; returns how
- * many. */
-static int read_candidates(struct dss_call *call, const struct queue *q, int64_t now, struct candidate *c, int n)
+/* Reads up to n messages of q visible at now and sent at cutoff or later, oldest visibility
+ * first; returns how many. */
+static int read_candidates(struct dss_call *call, const struct queue *q, int64_t now, int64_t cutoff,
+                           struct candidate *c, int n)
 {
     sqlite3_stmt *pick = dss_stmt(call, "SELECT seq, message_id, body, md5_body, attrs, sent_ms, receive_count, "
                                         "first_receive_ms FROM sqs_messages WHERE queue_id = ? AND visible_ms <= ? "
@@ -1517,7 +1517,7 @@ static int read_candidates(struct dss_call *call, const struct queue *q, int64_t
         return 0;
     sqlite3_bind_int64(pick, 1, q->id);
     sqlite3_bind_int64(pick, 2, now);
-    sqlite3_bind_int64(pick, 3, retention_cutoff(q, now));
+    sqlite3_bind_int64(pick, 3, cutoff);
     sqlite3_bind_int64(pick, 4, n);
     while (got < n && sqlite3_step(pick) == SQLITE_ROW) {
         struct candidate *r = &c[got++];
@@ -1534,14 +1534,15 @@ static int read_candidates(struct dss_call *call, const struct queue *q, int64_t
     return got;
 }
 
-/* Takes up to o->max visible messages, makes them invisible and appends them to out. */
+/* Takes up to o->max visible, unexpired messages, makes them invisible and appends them to
+ * out. */
 static void take_messages(struct dss_call *call, const struct queue *q, const struct receive_opts *o,
-                          int64_t now, cJSON *out)
+                          int64_t now, int64_t cutoff, cJSON *out)
 {
     struct candidate rows[CANDIDATES_MAX];
     /* Read the candidates first: the update below reuses statements while pick is open. */
     int want = o->max + 10 < CANDIDATES_MAX ? (int)o->max + 10 : CANDIDATES_MAX;
-    int n = read_candidates(call, q, now, rows, want), taken = 0;
+    int n = read_candidates(call, q, now, cutoff, rows, want), taken = 0;
     for (int i = 0; i < n && taken < o->max; i++) {
         const struct candidate *r = &rows[i];
         if (!r->id || !r->body || !r->md5 || redrive(call, q, r->seq, r->count, r->sent_ms, now))
@@ -1626,9 +1627,10 @@ static int sqs_receive_message(struct dss_call *call, const cJSON *params, cJSON
         return DSS_ERR;
     }
     int64_t now = dss_clock_now_ms();
-    delete_expired(call, &q, now);
+    int64_t cutoff = retention_cutoff(&q, now);
+    delete_expired(call, &q, cutoff);
     cJSON *messages = cJSON_CreateArray();
-    take_messages(call, &q, &o, now, messages);
+    take_messages(call, &q, &o, now, cutoff, messages);
     if (!messages->child && o.wait_s > 0) {
         int64_t deadline = dss_call_first_ms(call) + o.wait_s * 1000;
         int64_t next = next_visible_ms(call, q.id, now);
