@@ -5,10 +5,11 @@
  *   result or the AWS error in the request's wire format.
  *
  * libmicrohttpd runs a small pool of threads with epoll; each thread reads on its own SQLite
- * connection, and every write runs on the one writer connection (db.c). A long poll (SQS WaitTimeSeconds) does not hold a thread: the operation asks to
- * wait, the connection is suspended and kept in a waiter list, and it is resumed when a commit
- * wakes its key or its deadline passes -- then the operation simply runs again. One timer
- * thread owns all deadlines.
+ * connection, and every write runs on the one writer connection (db.c). A long poll (SQS
+ * WaitTimeSeconds) does not hold a thread: the operation asks to wait, the connection is
+ * suspended and kept in a waiter list, and it is resumed when a commit wakes its key or its
+ * deadline passes -- then the operation simply runs again. One timer thread owns all
+ * deadlines.
  *
  * dss_server_call_json() runs one JSON-protocol call through the same prepare/run/render steps
  * with no connection behind it (the fuzz target's way in, server.h): the accessors below answer

@@ -511,8 +511,8 @@ static struct queue_count *count_slot(int64_t queue_id, int make)
 }
 
 /* Counts every queue's messages afresh and finds each one's oldest (lock held): at start-up,
- * and after a transaction that changed more queues than the pending slots hold. Runs outside
- * any transaction. */
+ * and after a transaction that changed more queues than the pending slots hold. Reads on the
+ * writer connection, with the writer lock held: nothing changes the tables meanwhile. */
 static void recount_all(void)
 {
     counts.n = 0;
@@ -582,9 +582,15 @@ static int64_t queue_oldest_ms(int64_t queue_id)
 
 static int sqs_start(void)
 {
+    /* The count reads on the writer connection, like s3_start()'s: the main thread opens no
+     * connection of its own to start the services. */
+    sqlite3 *db = dss_db_begin(1);
+    if (!db)
+        return -1;
     pthread_mutex_lock(&counts.lock);
     recount_all();
     pthread_mutex_unlock(&counts.lock);
+    dss_db_rollback(db, 1);
     dss_db_watch_commits(counts_committed, counts_discarded);
     return 0;
 }

@@ -225,11 +225,18 @@ static int s3_start(void)
 {
     if (s3_store_open(dss_data_dir()))
         return -1;
-    sqlite3 *db = dss_db_thread();
-    if (db && add_body_column(db))
+    /* On the writer connection, as every write is (the column): the main thread opens no
+     * connection of its own to start the services. */
+    sqlite3 *db = dss_db_begin(1);
+    if (!db)
         return -1;
-    if (db)
-        s3_store_sweep(db);
+    if (add_body_column(db)) {
+        dss_db_rollback(db, 1);
+        return -1;
+    }
+    s3_store_sweep(db);
+    if (dss_db_commit(db, 1))
+        return -1;
     return s3_reaper_start();
 }
 
