@@ -64,23 +64,30 @@ int xml_text(struct buf *b, const char *text)
     }
 }
 
+/* Tags are written with appends, not buf_printf(): "<%s>" through vsnprintf() was 7 % of the
+ * instructions of an SQS Receive+Delete over the Query protocol (callgrind). */
+static int put_tag(struct buf *b, const char *open, const char *name, const char *end)
+{
+    return buf_puts(b, open) || buf_puts(b, name) || buf_puts(b, end) ? -1 : 0;
+}
+
 int xml_open(struct buf *b, const char *name, const char *xmlns)
 {
-    if (buf_printf(b, "<%s", name))
+    if (!xmlns)
+        return put_tag(b, "<", name, ">");
+    if (put_tag(b, "<", name, " xmlns=\"") || xml_text(b, xmlns))
         return -1;
-    if (xmlns && (buf_puts(b, " xmlns=\"") || xml_text(b, xmlns) || buf_puts(b, "\"")))
-        return -1;
-    return buf_puts(b, ">");
+    return buf_puts(b, "\">");
 }
 
 int xml_close(struct buf *b, const char *name)
 {
-    return buf_printf(b, "</%s>", name);
+    return put_tag(b, "</", name, ">");
 }
 
 int xml_element(struct buf *b, const char *name, const char *text)
 {
-    if (buf_printf(b, "<%s>", name) || xml_text(b, text))
+    if (put_tag(b, "<", name, ">") || xml_text(b, text))
         return -1;
     return xml_close(b, name);
 }
