@@ -571,17 +571,18 @@ static void sigv4_scope(struct dss_call *c, char *service, size_t service_len)
         cred += strlen("Credential=");
     else if (c->conn)
         cred = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "X-Amz-Credential");
-    snprintf(c->region, sizeof c->region, "us-east-1");
+    memcpy(c->region, "us-east-1", sizeof "us-east-1");
     service[0] = '\0';
     if (!cred)
         return;
     const char *p = cred;
-    for (int field = 0; field < 4 && p; field++) {
+    for (int field = 0; field < 4 && p; field++) { /* memcpy, not snprintf: this runs for every request */
         const char *end = p + strcspn(p, "/,");
-        if (field == 2 && end > p && (size_t)(end - p) < sizeof c->region)
-            snprintf(c->region, sizeof c->region, "%.*s", (int)(end - p), p);
-        if (field == 3 && end > p && (size_t)(end - p) < service_len)
-            snprintf(service, service_len, "%.*s", (int)(end - p), p);
+        size_t len = (size_t)(end - p);
+        if (field == 2 && len > 0 && len < sizeof c->region)
+            memcpy(c->region, p, len), c->region[len] = '\0';
+        if (field == 3 && len > 0 && len < service_len)
+            memcpy(service, p, len), service[len] = '\0';
         p = *end == '/' ? end + 1 : NULL;
     }
 }
