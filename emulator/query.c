@@ -249,6 +249,21 @@ static int kv_has_children(const struct qin *q, const char *prefix)
     return i < q->n && strncmp(q->sorted[i]->name, key, len) == 0;
 }
 
+/* True if some pair is named name, or name.<something>: two binary searches. */
+static int kv_has_key_or_children(const struct qin *q, const char *name)
+{
+    char key[1100];
+    size_t len = strlen(name);
+    if (len + 2 > sizeof key)
+        return 0;
+    if (kv_find(q, name))
+        return 1;
+    memcpy(key, name, len);
+    key[len] = '.', key[len + 1] = '\0';
+    size_t i = kv_lower_bound(q, key);
+    return i < q->n && strncmp(q->sorted[i]->name, key, len + 1) == 0;
+}
+
 static int long_cmp(const void *a, const void *b)
 {
     long x = *(const long *)a, y = *(const long *)b;
@@ -293,6 +308,7 @@ static long kv_indexes(const struct qin *q, const char *prefix, long **out)
 }
 
 static cJSON *parse_value(struct qin *q, const cJSON *ref, const char *prefix);
+static cJSON *parse_shape(struct qin *q, const cJSON *ref, const cJSON *shape, const char *prefix);
 
 static cJSON *parse_scalar(struct qin *q, const cJSON *shape, const char *prefix)
 {
@@ -340,10 +356,13 @@ static cJSON *parse_structure(struct qin *q, const cJSON *shape, const char *pre
     cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(shape, "members")) {
         char ec2[256], child[1024];
         const char *name = ec2;
+        const cJSON *target = shape_get(q->model, m);
+        if (!target)
+            continue;
         if (q->ec2)
             ec2_name(m, m->string, ec2, sizeof ec2);
         else /* botocore: the member's locationName, else its target shape's (TagMap's "Tag") */
-            name = location_name(m, shape_get(q->model, m), m->string);
+            name = location_name(m, target, m->string);
         /* prefix.name, by hand: two snprintf() per member of every request's input shape were
          * 2 % of an SQS SendMessage over Query. A name that does not fit matches no key. */
         size_t name_len = strlen(name);
@@ -354,7 +373,14 @@ static cJSON *parse_structure(struct qin *q, const cJSON *shape, const char *pre
         if (prefix_len)
             child[at++] = '.';
         memcpy(child + at, name, name_len + 1);
-        cJSON *v = parse_value(q, m, child);
+        /* Most members of an input shape are absent from a given request. Every key of a
+         * member is its name or starts with "name.", except those of a flattened list whose
+         * members have a name of their own (SQS's AttributeName.N): one binary search skips the
+         * rest, which cost more than the members that are there (SendMessage over Query). */
+        if (!kv_has_key_or_children(q, child) && !(!q->ec2 && !strcmp(shape_type(target), "list") &&
+                                                   is_flattened(m, target)))
+            continue;
+        cJSON *v = parse_shape(q, m, target, child);
         if (v)
             cJSON_AddItemToObject(obj, m->string, v);
         if (q->failed)
@@ -439,8 +465,12 @@ static cJSON *parse_map(struct qin *q, const cJSON *ref, const cJSON *shape, con
 static cJSON *parse_value(struct qin *q, const cJSON *ref, const char *prefix)
 {
     const cJSON *shape = shape_get(q->model, ref);
-    if (!shape)
-        return NULL;
+    return shape ? parse_shape(q, ref, shape, prefix) : NULL;
+}
+
+/* parse_value() with ref's target shape already found. */
+static cJSON *parse_shape(struct qin *q, const cJSON *ref, const cJSON *shape, const char *prefix)
+{
     const char *type = shape_type(shape);
     if (!strcmp(type, "structure"))
         return parse_structure(q, shape, prefix);
