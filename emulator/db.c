@@ -74,7 +74,7 @@ static __thread struct conn *writing; /* writer, while this thread holds writer_
 static struct { void (*committed)(void), (*discarded)(void); } watchers[4]; /* dss_db_watch_commits() */
 static int n_watchers;
 static atomic_ulong generation;     /* dss_db_generation(): row changes in any table */
-static struct { char name[64]; atomic_ulong changes; } watched[8]; /* dss_db_watch_table() */
+static struct { char name[64]; atomic_ulong changes; } watched[16]; /* dss_db_watch_table() */
 static atomic_int n_watched;
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -211,7 +211,7 @@ static void on_row_change(void *arg, int op, const char *database, const char *t
         }
 }
 
-/* Starts counting a table's changes; returns its slot, or -1 past eight tables. */
+/* Starts counting a table's changes; returns its slot, or -1 past sixteen tables. */
 static int watch_table(const char *table)
 {
     pthread_mutex_lock(&watch_lock);
@@ -406,6 +406,11 @@ sqlite3 *dss_db_thread(void)
 {
     struct conn *t = current_conn();
     return t ? t->db : NULL;
+}
+
+int dss_db_writing(void)
+{
+    return writing != NULL;
 }
 
 void dss_db_close_thread(void)

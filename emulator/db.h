@@ -20,6 +20,8 @@ int dss_db_write_image(const char *dir);
  * connection (dss_db_begin), else the thread's own, opened on first use. NULL (after logging)
  * on failure. */
 sqlite3 *dss_db_thread(void);
+/* 1 while the calling thread is inside a write transaction (it holds the writer lock). */
+int dss_db_writing(void);
 /* A cached prepared statement on db for a static SQL string; reset, bindings cleared. */
 sqlite3_stmt *dss_db_stmt(sqlite3 *db, const char *sql);
 /* Transactions. dss_db_begin() returns the connection the transaction runs on (NULL, after
@@ -41,8 +43,8 @@ void dss_db_watch_commits(void (*committed)(void), void (*discarded)(void));
  * did not change in between, so work that reads only them and has just found nothing to do
  * can skip itself. dss_db_generation() counts every table's changes. */
 unsigned long dss_db_generation(void);
-/* The changes of a set of tables (at most eight watched in all), counted from the first call
- * for that set; the set is a static of its one caller. */
+/* The changes of a set of tables (at most eight per set and sixteen watched in all), counted
+ * from the first call for that set; the set is a static of its one caller. */
 struct dss_db_tables {
     const char *const *names; /* NULL-terminated */
     int slots[8];

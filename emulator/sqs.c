@@ -163,8 +163,74 @@ static void copy_column(char *out, size_t size, sqlite3_stmt *st, int col)
     out[len] = '\0';
 }
 
+/* Queues loaded by write operations, kept while sqs_queues is unchanged (db.h's change
+ * counts). Every SQS write begins by loading its queue, a SELECT by name that was 5 % of a
+ * SendMessage's instructions. Used only inside write transactions, with the writer lock held:
+ * there the writer connection's view is the newest, and nothing changes the table but the
+ * transaction itself, whose changes move the count. A reader's snapshot may be older than the
+ * count it sees, so readers always load. */
+#define QUEUE_CACHE_SLOTS 4 /* a queue and its dead-letter queue, with room */
+
+static struct {
+    unsigned long changes; /* of sqs_queues, when the slots were filled */
+    int next;              /* the slot the next load replaces */
+    struct {
+        struct queue q;   /* attrs NULL: attrs_json holds them */
+        char *attrs_json; /* NULL: the slot is empty */
+    } slots[QUEUE_CACHE_SLOTS];
+} queue_cache;
+
+/* Empties the cache: at start and stop, as a process may open another data directory (the
+ * unit tests and fuzz targets do) where the same names are other queues. */
+static void queue_cache_clear(void)
+{
+    for (int i = 0; i < QUEUE_CACHE_SLOTS; i++) {
+        free(queue_cache.slots[i].attrs_json);
+        queue_cache.slots[i].attrs_json = NULL;
+    }
+}
+
+/* The cached queue named name into q (its attributes parsed afresh, q owns them): 0, or -1
+ * when it is not cached. Drops every slot once sqs_queues has changed. */
+static int queue_cache_get(const char *name, struct queue *q)
+{
+    static const char *const tables[] = {"sqs_queues", NULL};
+    static struct dss_db_tables changes = {.names = tables};
+    unsigned long now = dss_db_tables_changes(&changes);
+    if (changes.slots[0] < 0) /* db.c watches sixteen tables at most: this one is not counted */
+        return -1;
+    if (now != queue_cache.changes) {
+        queue_cache_clear();
+        queue_cache.changes = now;
+        return -1;
+    }
+    for (int i = 0; i < QUEUE_CACHE_SLOTS; i++)
+        if (queue_cache.slots[i].attrs_json && !strcmp(queue_cache.slots[i].q.name, name)) {
+            *q = queue_cache.slots[i].q;
+            q->attrs = cJSON_Parse(queue_cache.slots[i].attrs_json);
+            return q->attrs ? 0 : -1;
+        }
+    return -1;
+}
+
+static void queue_cache_put(const struct queue *q, const char *attrs_json)
+{
+    char *copy = strdup(attrs_json);
+    if (!copy)
+        return;
+    int i = queue_cache.next;
+    queue_cache.next = (i + 1) % QUEUE_CACHE_SLOTS;
+    free(queue_cache.slots[i].attrs_json);
+    queue_cache.slots[i].q = *q;
+    queue_cache.slots[i].q.attrs = NULL;
+    queue_cache.slots[i].attrs_json = copy;
+}
+
 static int queue_load(struct dss_call *call, const char *name, struct queue *q)
 {
+    int cache = dss_db_writing();
+    if (cache && queue_cache_get(name, q) == 0)
+        return 0;
     sqlite3_stmt *st = dss_stmt(call, "SELECT id, name, region, created_ms, modified_ms, attrs, "
                                       "purged_ms FROM sqs_queues WHERE name = ?");
     if (!st)
@@ -177,8 +243,11 @@ static int queue_load(struct dss_call *call, const char *name, struct queue *q)
     copy_column(q->region, sizeof q->region, st, 2);
     q->created_ms = sqlite3_column_int64(st, 3);
     q->modified_ms = sqlite3_column_int64(st, 4);
-    q->attrs = cJSON_Parse((const char *)sqlite3_column_text(st, 5));
+    const char *attrs = (const char *)sqlite3_column_text(st, 5);
+    q->attrs = cJSON_Parse(attrs);
     q->purged_ms = sqlite3_column_int64(st, 6);
+    if (cache && q->attrs)
+        queue_cache_put(q, attrs);
     sqlite3_reset(st);
     if (!q->attrs)
         q->attrs = cJSON_CreateObject();
@@ -570,6 +639,11 @@ static void counts_committed(void)
 static void counts_discarded(void)
 {
     n_pending = 0, pending_overflow = 0;
+    /* The cache may hold a queue as this transaction saw it after changing it (the change
+     * moved the count, the load after it refilled the slot), and a rollback does not move the
+     * count back. Only a writer's: the cache is the writer lock's. */
+    if (dss_db_writing())
+        queue_cache_clear();
 }
 
 /* The committed number of messages queue_id holds, expired ones included. */
@@ -602,6 +676,7 @@ static int sqs_start(void)
     pthread_mutex_lock(&counts.lock);
     recount_all();
     pthread_mutex_unlock(&counts.lock);
+    queue_cache_clear();
     dss_db_rollback(db, 1);
     dss_db_watch_commits(counts_committed, counts_discarded);
     return 0;
@@ -613,6 +688,7 @@ static void sqs_stop(void)
     free(counts.v);
     counts.v = NULL, counts.n = 0, counts.cap = 0;
     pthread_mutex_unlock(&counts.lock);
+    queue_cache_clear();
 }
 
 /* DeleteQueue: QueueUrl. Its messages go with it. */

@@ -758,6 +758,31 @@ class SemanticsTest(SqsTestCase):
         self.assertEqual(d["MessageAttributes"], {"k": {"DataType": "String", "StringValue": "v"}})
         self.assertEqual(d["MD5OfMessageAttributes"], sent["MD5OfMessageAttributes"])
 
+    def test_writes_follow_attribute_changes_at_once(self):
+        """Sends and receives obey SetQueueAttributes from the next call on. (The emulator keeps
+        the queues its writes load, and must drop one as soon as it changes.)"""
+        url = self.queue(MaximumMessageSize=1024)
+        body = "x" * 1500
+        self.assertClientError("InvalidParameterValue", 400, self.sqs.send_message, QueueUrl=url, MessageBody=body)
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"MaximumMessageSize": "2048"})
+        self.sqs.send_message(QueueUrl=url, MessageBody=body)
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"MaximumMessageSize": "1024"})
+        self.assertClientError("InvalidParameterValue", 400, self.sqs.send_message, QueueUrl=url, MessageBody=body)
+        # A redrive policy given to a queue in use applies to its next receive...
+        self.assertEqual(self.receive_one(url, VisibilityTimeout=0)["Body"], body)
+        dlq = self.queue("-dlq")
+        arn = self.attrs(dlq, "QueueArn")["QueueArn"]
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 1})})
+        self.assertEqual(self.receive(url, VisibilityTimeout=0), [])
+        self.assertEqual(self.receive_one(dlq)["Body"], body)
+        # ...and so does its removal.
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": ""})
+        self.sqs.send_message(QueueUrl=url, MessageBody="stays")
+        for count in (1, 2, 3):
+            m = self.receive_one(url, VisibilityTimeout=0, AttributeNames=["ApproximateReceiveCount"])
+            self.assertEqual((m["Body"], m["Attributes"]["ApproximateReceiveCount"]), ("stays", str(count)))
+
     def test_queue_delay(self):
         url = self.queue(DelaySeconds=2)
         self.sqs.send_message(QueueUrl=url, MessageBody="later")
