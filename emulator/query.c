@@ -346,6 +346,30 @@ static cJSON *parse_scalar(struct qin *q, const cJSON *shape, const char *prefix
     return cJSON_CreateString(p->value);
 }
 
+/* True if the member m of the structure at prefix is a flattened list whose items are named
+ * after its member (SQS's AttributeNames, sent as prefix.AttributeName.N: parse_list()) and
+ * some pair holds one. */
+static int flattened_items_present(const struct qin *q, const cJSON *m, const cJSON *target, const char *prefix)
+{
+    if (q->ec2 || strcmp(shape_type(target), "list") || !is_flattened(m, target))
+        return 0;
+    const char *item = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(target, "member"), "locationName"));
+    if (!item)
+        return 0; /* named prefix.name.N: the caller has looked */
+    char key[1100];
+    size_t prefix_len = strlen(prefix), item_len = strlen(item), at = 0;
+    if (prefix_len + 1 + item_len >= sizeof key)
+        return 0;
+    if (prefix_len) {
+        memcpy(key, prefix, prefix_len);
+        key[prefix_len] = '.';
+        at = prefix_len + 1;
+    }
+    memcpy(key + at, item, item_len + 1);
+    return kv_has_key_or_children(q, key);
+}
+
 static cJSON *parse_structure(struct qin *q, const cJSON *shape, const char *prefix)
 {
     if (prefix[0] && !kv_has_children(q, prefix))
@@ -377,8 +401,7 @@ static cJSON *parse_structure(struct qin *q, const cJSON *shape, const char *pre
          * member is its name or starts with "name.", except those of a flattened list whose
          * members have a name of their own (SQS's AttributeName.N): one binary search skips the
          * rest, which cost more than the members that are there (SendMessage over Query). */
-        if (!kv_has_key_or_children(q, child) && !(!q->ec2 && !strcmp(shape_type(target), "list") &&
-                                                   is_flattened(m, target)))
+        if (!kv_has_key_or_children(q, child) && !flattened_items_present(q, m, target, prefix))
             continue;
         cJSON *v = parse_shape(q, m, target, child);
         if (v)
@@ -604,7 +627,9 @@ int query_result_xml(const cJSON *model, const char *op, const cJSON *result, co
                      const char *request_id, int ec2, struct buf *out)
 {
     char root[256];
-    snprintf(root, sizeof root, "%sResponse", op);
+    size_t op_len = strnlen(op, sizeof root - sizeof "Response");
+    memcpy(root, op, op_len); /* no snprintf: every Query answer */
+    memcpy(root + op_len, "Response", sizeof "Response");
     xml_declaration(out);
     xml_open(out, root, xmlns);
     const cJSON *output = cJSON_GetObjectItemCaseSensitive(operation(model, op), "output");

@@ -395,7 +395,7 @@ int dss_wait(struct dss_call *c, const char *key, int64_t wake_at_ms)
      * its wait had run out, so a fuzzer's long poll never blocks it. */
     if (shutting_down || !c->conn || wake_at_ms <= dss_clock_now_ms())
         return 0;
-    snprintf(c->wait_key, sizeof c->wait_key, "%s", key);
+    str_copy(c->wait_key, sizeof c->wait_key, key);
     c->wait_at_ms = wake_at_ms;
     return DSS_WAIT;
 }
@@ -605,7 +605,7 @@ static int parse_json_request(struct dss_call *c, const char *target)
         if (t && strlen(t) == (size_t)(dot - target) && strncmp(t, target, (size_t)(dot - target)) == 0)
             c->service = dss_services[i];
     }
-    snprintf(c->op_name, sizeof c->op_name, "%s", dot ? dot + 1 : target);
+    str_copy(c->op_name, sizeof c->op_name, dot ? dot + 1 : target);
     if (!c->service || !(c->op = find_op(c->service, c->op_name)))
         return dss_fail(c, DSS_E_UnknownOperation, "Operation %s is not supported.", target);
     if (c->body_too_large)
@@ -677,7 +677,7 @@ static int parse_query_request(struct dss_call *c, const char *scope_service)
         rc = dss_fail(c, DSS_E_MissingAction, "The request must contain the parameter Action.");
         goto out;
     }
-    snprintf(c->op_name, sizeof c->op_name, "%s", action);
+    str_copy(c->op_name, sizeof c->op_name, action);
     if (!c->service || !(c->op = find_op(c->service, action))) {
         rc = dss_fail(c, DSS_E_InvalidAction, "The action %s is not valid for this web service.", action);
         goto out;

@@ -151,18 +151,6 @@ static void queue_arn(const struct queue *q, char *out, size_t n)
 }
 
 /* Loads the queue by name into q. Returns 0, or -1 if there is none. */
-/* A text column into a fixed buffer, cut to fit; without snprintf(), as every request loads
- * its queue. */
-static void copy_column(char *out, size_t size, sqlite3_stmt *st, int col)
-{
-    const char *text = (const char *)sqlite3_column_text(st, col);
-    size_t len = text ? (size_t)sqlite3_column_bytes(st, col) : 0;
-    if (len >= size)
-        len = size - 1;
-    memcpy(out, text ? text : "", len);
-    out[len] = '\0';
-}
-
 /* Queues loaded by write operations, kept while sqs_queues is unchanged (db.h's change
  * counts). Every SQS write begins by loading its queue, a SELECT by name that was 5 % of a
  * SendMessage's instructions. Used only inside write transactions, with the writer lock held:
@@ -239,8 +227,9 @@ static int queue_load(struct dss_call *call, const char *name, struct queue *q)
     if (sqlite3_step(st) != SQLITE_ROW)
         return -1;
     q->id = sqlite3_column_int64(st, 0);
-    copy_column(q->name, sizeof q->name, st, 1);
-    copy_column(q->region, sizeof q->region, st, 2);
+    const char *name_col = (const char *)sqlite3_column_text(st, 1), *region = (const char *)sqlite3_column_text(st, 2);
+    str_copy(q->name, sizeof q->name, name_col ? name_col : ""); /* NULL only when out of memory */
+    str_copy(q->region, sizeof q->region, region ? region : "");
     q->created_ms = sqlite3_column_int64(st, 3);
     q->modified_ms = sqlite3_column_int64(st, 4);
     const char *attrs = (const char *)sqlite3_column_text(st, 5);

@@ -12,6 +12,13 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
+void str_copy(char *out, size_t size, const char *s)
+{
+    size_t len = strnlen(s, size - 1);
+    memcpy(out, s, len);
+    out[len] = '\0';
+}
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9')

@@ -7,6 +7,9 @@
 
 #include "buf.h"
 
+/* Copies s into out (size bytes, at least 1), cut to fit and always NUL-terminated: what
+ * snprintf(out, size, "%s", s) does, without a format to interpret (it runs on every request). */
+void str_copy(char *out, size_t size, const char *s);
 /* Percent-decoding. plus_is_space: decode '+' as ' ' (form bodies, not paths).
  * Writes at most strlen(s) bytes plus a NUL to out; returns the decoded length,
  * or -1 on a malformed escape. The output may hold NUL bytes. */
