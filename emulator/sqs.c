@@ -150,7 +150,6 @@ static void queue_arn(const struct queue *q, char *out, size_t n)
     snprintf(out, n, "arn:aws:sqs:%s:%s:%s", q->region, ACCOUNT_ID, q->name);
 }
 
-/* Loads the queue by name into q. Returns 0, or -1 if there is none. */
 /* Queues loaded by write operations, kept while sqs_queues is unchanged (db.h's change
  * counts). Every SQS write begins by loading its queue, a SELECT by name that was 5 % of a
  * SendMessage's instructions. Used only inside write transactions, with the writer lock held:
@@ -214,6 +213,7 @@ static void queue_cache_put(const struct queue *q, const char *attrs_json)
     queue_cache.slots[i].attrs_json = copy;
 }
 
+/* Loads the queue by name into q. Returns 0, or -1 if there is none. */
 static int queue_load(struct dss_call *call, const char *name, struct queue *q)
 {
     int cache = dss_db_writing();
