@@ -362,7 +362,7 @@ static int flattened_items_present(const struct qin *q, const cJSON *m, const cJ
     if (prefix_len + 1 + item_len >= sizeof key)
         return 0;
     if (prefix_len) {
-        memcpy(key, prefix, prefix_len);
+        memcpy(key, prefix, prefix_len + 1); /* with its NUL, which the dot replaces */
         key[prefix_len] = '.';
         at = prefix_len + 1;
     }
