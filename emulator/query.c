@@ -399,8 +399,8 @@ static cJSON *parse_structure(struct qin *q, const cJSON *shape, const char *pre
         memcpy(child + at, name, name_len + 1);
         /* Most members of an input shape are absent from a given request. Every key of a
          * member is its name or starts with "name.", except those of a flattened list whose
-         * members have a name of their own (SQS's AttributeName.N): one binary search skips the
-         * rest, which cost more than the members that are there (SendMessage over Query). */
+         * members have a name of their own (SQS's AttributeName.N): two binary searches skip
+         * the rest, which cost more than the members that are there (SendMessage over Query). */
         if (!kv_has_key_or_children(q, child) && !flattened_items_present(q, m, target, prefix))
             continue;
         cJSON *v = parse_shape(q, m, target, child);
