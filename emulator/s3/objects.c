@@ -4,8 +4,8 @@
  * A big object's bytes never pass through here: PutObject gets a file already written and
  * placed by rest.c ("_Body"), GetObject answers with the file and range for rest.c to send
  * ("Body"), CopyObject gives the source's file a second name. So every transaction here is
- * short, whatever the object's size. A small one (at most S3_INLINE_MAX bytes) lives in its
- * row instead: its bytes come and go beside the parameter tree (dss_call_bytes()).
+ * short, whatever the object's size. A small one (at most S3_INLINE_MAX bytes) lives in the
+ * database instead (s3_bodies): its bytes come and go beside the parameter tree (dss_call_bytes()).
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -23,8 +23,8 @@
 
 /* ---- Rows ---- */
 
-/* Reads file, size, etag, modified_ms, headers and, when want_body, body from the row st is
- * on, from column col. */
+/* Reads file, size, etag, modified_ms, headers and, when want_body, the bytes (s3_bodies)
+ * from the row st is on, from column col. */
 static int object_from_row(struct dss_call *call, sqlite3_stmt *st, int col, int want_body, struct s3_object *o)
 {
     snprintf(o->file, sizeof o->file, "%s", (const char *)sqlite3_column_text(st, col));
@@ -46,8 +46,11 @@ static int object_from_row(struct dss_call *call, sqlite3_stmt *st, int col, int
 int s3_object_load(struct dss_call *call, int64_t bucket_id, const char *key, int want_body, struct s3_object *o)
 {
     memset(o, 0, sizeof *o);
-    sqlite3_stmt *st = dss_stmt(call, "SELECT file, size, etag, modified_ms, headers, body FROM s3_objects "
-                                      "WHERE bucket_id = ? AND key = ?");
+    sqlite3_stmt *st = dss_stmt(call, want_body ? "SELECT o.file, o.size, o.etag, o.modified_ms, o.headers, x.bytes "
+                                                  "FROM s3_objects o LEFT JOIN s3_bodies x ON x.id = o.body_id "
+                                                  "WHERE o.bucket_id = ? AND o.key = ?"
+                                                : "SELECT file, size, etag, modified_ms, headers FROM s3_objects "
+                                                  "WHERE bucket_id = ? AND key = ?");
     if (!st)
         return dss_fail(call, DSS_E_InternalFailure, "The emulator's database failed.");
     sqlite3_bind_int64(st, 1, bucket_id);
@@ -65,9 +68,9 @@ int s3_object_load(struct dss_call *call, int64_t bucket_id, const char *key, in
 static int object_load_by_name(struct dss_call *call, const char *bucket, const char *key, struct s3_object *o)
 {
     memset(o, 0, sizeof *o);
-    sqlite3_stmt *st = dss_stmt(call, "SELECT o.file, o.size, o.etag, o.modified_ms, o.headers, o.body "
+    sqlite3_stmt *st = dss_stmt(call, "SELECT o.file, o.size, o.etag, o.modified_ms, o.headers, x.bytes "
                                       "FROM s3_buckets b LEFT JOIN s3_objects o ON o.bucket_id = b.id AND o.key = ? "
-                                      "WHERE b.name = ?");
+                                      "LEFT JOIN s3_bodies x ON x.id = o.body_id WHERE b.name = ?");
     if (!st)
         return dss_fail(call, DSS_E_InternalFailure, "The emulator's database failed.");
     sqlite3_bind_text(st, 1, key ? key : "", -1, SQLITE_STATIC);
@@ -101,22 +104,62 @@ void s3_object_cleanup(struct s3_object *o)
     o->body = NULL;
 }
 
+/* Deletes the bytes of an object being replaced or deleted, if they are in s3_bodies. */
+static int forget_body(struct dss_call *call, int64_t body_id)
+{
+    sqlite3_stmt *st = dss_stmt(call, "DELETE FROM s3_bodies WHERE id = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, body_id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Stores a small object's bytes in s3_bodies, as row reuse if the object had one. Returns the
+ * row's id, 0 for an empty body (none stored), or -1. */
+static int64_t store_body(struct dss_call *call, const struct s3_object *o, int64_t reuse)
+{
+    if (!o->body || o->size <= 0)
+        return reuse > 0 && forget_body(call, reuse) ? -1 : 0;
+    sqlite3_stmt *st = dss_stmt(call, reuse > 0 ? "UPDATE s3_bodies SET bytes = ?1 WHERE id = ?2"
+                                                : "INSERT INTO s3_bodies(bytes) VALUES (?1)");
+    if (!st)
+        return -1;
+    sqlite3_bind_blob64(st, 1, o->body, (sqlite3_uint64)o->size, SQLITE_STATIC);
+    if (reuse > 0)
+        sqlite3_bind_int64(st, 2, reuse);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return -1;
+    return reuse > 0 ? reuse : sqlite3_last_insert_rowid(sqlite3_db_handle(st));
+}
+
 int s3_object_store(struct dss_call *call, int64_t bucket_id, const char *key, const struct s3_object *o,
                     cJSON **result)
 {
-    sqlite3_stmt *st = dss_stmt(call, "SELECT file FROM s3_objects WHERE bucket_id = ? AND key = ?");
+    sqlite3_stmt *st = dss_stmt(call, "SELECT file, body_id FROM s3_objects WHERE bucket_id = ? AND key = ?");
     if (!st)
         return dss_fail(call, DSS_E_InternalFailure, "The emulator's database failed.");
     sqlite3_bind_int64(st, 1, bucket_id);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
+    int64_t old_body = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
         s3_remove_later(result, (const char *)sqlite3_column_text(st, 0));
+        old_body = sqlite3_column_int64(st, 1);
+    }
     sqlite3_reset(st);
+    int64_t body_id = 0;
+    if (o->file[0]) /* the new bytes are in a file */
+        body_id = old_body > 0 && forget_body(call, old_body) ? -1 : 0;
+    else
+        body_id = store_body(call, o, old_body);
     char *headers = cJSON_PrintUnformatted(o->headers);
     st = dss_stmt(call, "INSERT OR REPLACE INTO s3_objects(bucket_id, key, file, size, etag, modified_ms, headers, "
-                        "body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                        "body_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     int rc = SQLITE_ERROR;
-    if (st && headers) {
+    if (st && headers && body_id >= 0) {
         sqlite3_bind_int64(st, 1, bucket_id);
         sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, o->file, -1, SQLITE_STATIC);
@@ -124,8 +167,10 @@ int s3_object_store(struct dss_call *call, int64_t bucket_id, const char *key, c
         sqlite3_bind_text(st, 5, o->etag, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 6, o->modified_ms);
         sqlite3_bind_text(st, 7, headers, -1, SQLITE_STATIC);
-        if (!o->file[0]) /* a blob, even an empty one: NULL is "in a file" */
-            sqlite3_bind_blob64(st, 8, o->body ? o->body : "", o->body ? (sqlite3_uint64)o->size : 0, SQLITE_STATIC);
+        if (body_id > 0)
+            sqlite3_bind_int64(st, 8, body_id);
+        else
+            sqlite3_bind_null(st, 8);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
     }
@@ -469,17 +514,23 @@ int s3_get_object(struct dss_call *call, const cJSON *params, cJSON **result)
 /* Deletes one key's row, if any, and announces it. Returns 0 or DSS_ERR. */
 static int delete_key(struct dss_call *call, const struct s3_bucket *b, const char *key, cJSON **result)
 {
-    sqlite3_stmt *st = dss_stmt(call, "DELETE FROM s3_objects WHERE bucket_id = ? AND key = ? RETURNING file");
+    sqlite3_stmt *st =
+        dss_stmt(call, "DELETE FROM s3_objects WHERE bucket_id = ? AND key = ? RETURNING file, body_id");
     if (!st)
         return dss_fail(call, DSS_E_InternalFailure, "The emulator's database failed.");
     sqlite3_bind_int64(st, 1, b->id);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
     int found = sqlite3_step(st) == SQLITE_ROW;
-    if (found)
+    int64_t body_id = 0;
+    if (found) {
         s3_remove_later(result, (const char *)sqlite3_column_text(st, 0));
+        body_id = sqlite3_column_int64(st, 1);
+    }
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (found ? rc != SQLITE_DONE : rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return dss_fail(call, DSS_E_InternalFailure, "Could not delete the object.");
+    if (body_id > 0 && forget_body(call, body_id))
         return dss_fail(call, DSS_E_InternalFailure, "Could not delete the object.");
     if (found)
         s3_notify(call, b, "ObjectRemoved:Delete", key, -1, NULL);

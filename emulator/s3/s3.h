@@ -19,7 +19,7 @@
  * none): "_Body" {File, Size, MD5, Checksum...} for a streamed request body; in results,
  * "_Status" (an HTTP status other than the model's), "_Remove" [files to delete once the
  * transaction has committed] and, in GetObject/HeadObject, "Body" {File, Offset, Length}.
- * Objects of at most S3_INLINE_MAX bytes live in their rows: their "_Body" and "Body" say
+ * Objects of at most S3_INLINE_MAX bytes live in the database: their "_Body" and "Body" say
  * Inline instead of naming a File, and the bytes travel beside the tree (dss_call_bytes()).
  */
 #ifndef DSS_S3_H
@@ -141,7 +141,7 @@ size_t s3_checksum_raw(enum s3_algo a, const void *p, size_t n, unsigned char ou
 #define S3_FILE_ID 33 /* 32 hex digits and a NUL */
 
 #define S3_TMP_BUFFER (128u << 10)
-/* PutObject bodies up to this size live in their row (s3_objects.body), not in a file: a
+/* PutObject bodies up to this size live in the database (s3_bodies), not in a file: a
  * small PUT then costs one SQLite commit without a file's creation on top of it (store.c),
  * and a small GET one read. */
 #define S3_INLINE_MAX (64u << 10)

@@ -98,17 +98,30 @@ class TestPersistence(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(top, "outside")))
         self.stop(emu)
         # One file per object that has one, none left over from replaced parts or completed
-        # uploads; the small objects keep their bytes in their rows.
+        # uploads; the small objects keep their bytes in s3_bodies, one row each.
         with contextlib.closing(sqlite3.connect(os.path.join(data, "dss.db"))) as db, db:
             rows = db.execute("SELECT count(*) FROM s3_objects WHERE file != ''").fetchone()[0]
-            held = db.execute("SELECT count(*) FROM s3_objects WHERE file = '' AND body IS NOT NULL").fetchone()[0]
+            held = db.execute("SELECT count(*) FROM s3_objects o JOIN s3_bodies x ON x.id = o.body_id "
+                              "WHERE o.file = ''").fetchone()[0]
+            bodies = db.execute("SELECT count(*) FROM s3_bodies").fetchone()[0]
         self.assertEqual(len([f for f in self.object_files(data) if f.startswith("s3/")]), rows)
-        self.assertEqual((rows, held), (2, 1 + len(NASTY_KEYS)))  # multi and later; plain and the keys
+        self.assertEqual((rows, held, bodies), (2, 1 + len(NASTY_KEYS), 1 + len(NASTY_KEYS)))
+
+    def bodies(self, data):
+        """Each object's key, whether it has no file, and the length of its bytes in s3_bodies
+        (None without a row); and the number of s3_bodies rows no object names."""
+        with contextlib.closing(sqlite3.connect(os.path.join(data, "dss.db"))) as db, db:
+            rows = db.execute("SELECT o.key, o.file = '', length(x.bytes) FROM s3_objects o "
+                              "LEFT JOIN s3_bodies x ON x.id = o.body_id ORDER BY o.key").fetchall()
+            orphans = db.execute("SELECT count(*) FROM s3_bodies WHERE id NOT IN "
+                                 "(SELECT body_id FROM s3_objects WHERE body_id IS NOT NULL)").fetchone()[0]
+        return rows, orphans
 
     def test_rows_hold_only_their_own_bytes(self):
         """On one connection (so one server thread and its cached statements), small and
-        big PUTs in turn: each small object's row holds exactly its own bytes, each big one's
-        none."""
+        big PUTs in turn: each small object's s3_bodies row holds exactly its own bytes, each
+        big one has none. Then every key is overwritten by the other kind (or emptied) and one
+        is deleted: no s3_bodies row is left that no object names."""
         top = dsstest.temp_dir(self)
         data = os.path.join(top, "data")
         emu, s3, _ = self.start(data)
@@ -124,14 +137,22 @@ class TestPersistence(unittest.TestCase):
         for i, body in enumerate(bodies):
             self.assertEqual(s3.get_object(Bucket="rows", Key="k%d" % i)["Body"].read(), body)
         self.stop(emu)
-        with contextlib.closing(sqlite3.connect(os.path.join(data, "dss.db"))) as db, db:
-            rows = db.execute("SELECT key, file = '', length(body) FROM s3_objects ORDER BY key").fetchall()
-        self.assertEqual(rows, [("k%d" % i, int(i % 2 == 0), len(b) if i % 2 == 0 else None)
-                                for i, b in enumerate(bodies)])
+        self.assertEqual(self.bodies(data), ([("k%d" % i, int(i % 2 == 0), len(b) if i % 2 == 0 else None)
+                                              for i, b in enumerate(bodies)], 0))
+        emu, s3, _ = self.start(data)
+        swapped = [os.urandom(70 * 1024), b"", os.urandom(70 * 1024), b"now-small", b"small-again", b"x"]
+        for i, body in enumerate(swapped):
+            s3.put_object(Bucket="rows", Key="k%d" % i, Body=body)
+        s3.delete_object(Bucket="rows", Key="k5")
+        for i, body in enumerate(swapped[:5]):
+            self.assertEqual(s3.get_object(Bucket="rows", Key="k%d" % i)["Body"].read(), body)
+        self.stop(emu)
+        self.assertEqual(self.bodies(data), ([("k0", 0, None), ("k1", 1, None), ("k2", 0, None), ("k3", 1, 9),
+                                              ("k4", 1, 11)], 0))
 
     def test_data_directory_from_before_objects_in_rows(self):
         """A data directory whose s3_objects has no body column (made before small objects
-        lived in their rows) gets the column at start-up, keeps its file-backed objects and
+        lived in the database) gets body_id at start-up, keeps its file-backed objects and
         takes new small ones."""
         top = dsstest.temp_dir(self)
         data = os.path.join(top, "data")
@@ -141,13 +162,47 @@ class TestPersistence(unittest.TestCase):
         s3.put_object(Bucket="old", Key="big", Body=big)
         self.stop(emu)
         with contextlib.closing(sqlite3.connect(os.path.join(data, "dss.db"))) as db, db:  # the table as it was
-            db.executescript("ALTER TABLE s3_objects DROP COLUMN body")
-            self.assertNotIn("body", [c[1] for c in db.execute("PRAGMA table_info(s3_objects)")])
+            db.executescript("ALTER TABLE s3_objects DROP COLUMN body_id; DROP TABLE s3_bodies")
+            self.assertNotIn("body_id", [c[1] for c in db.execute("PRAGMA table_info(s3_objects)")])
         emu, s3, _ = self.start(data)
         self.assertEqual(s3.get_object(Bucket="old", Key="big")["Body"].read(), big)
         s3.put_object(Bucket="old", Key="small", Body=b"new")
         self.assertEqual(s3.get_object(Bucket="old", Key="small")["Body"].read(), b"new")
         self.stop(emu)
+        self.assertEqual(self.bodies(data), ([("big", 0, None), ("small", 1, 3)], 0))
+
+    def test_data_directory_with_bytes_in_object_rows(self):
+        """A data directory of the version that kept small objects' bytes in s3_objects.body:
+        at start-up they move to s3_bodies and the column goes; every object reads back as it
+        was, an empty one too, and the moved rows are replaced and deleted like new ones."""
+        top = dsstest.temp_dir(self)
+        data = os.path.join(top, "data")
+        emu, s3, _ = self.start(data)
+        objects = {"a": b"first", "b/nested": b"second" * 500, "empty": b"", "big": os.urandom(100 * 1024)}
+        for b in ("one", "two"):
+            s3.create_bucket(Bucket=b)
+            for k, body in objects.items():
+                s3.put_object(Bucket=b, Key=k, Body=body)
+        self.stop(emu)
+        with contextlib.closing(sqlite3.connect(os.path.join(data, "dss.db"))) as db, db:  # that version's layout
+            db.executescript("ALTER TABLE s3_objects ADD COLUMN body BLOB;"
+                             "UPDATE s3_objects SET body = CASE WHEN file = '' THEN coalesce("
+                             "  (SELECT bytes FROM s3_bodies WHERE id = body_id), x'') END;"
+                             "ALTER TABLE s3_objects DROP COLUMN body_id; DROP TABLE s3_bodies;")
+        emu, s3, _ = self.start(data)
+        for b in ("one", "two"):
+            for k, body in objects.items():
+                self.assertEqual(s3.get_object(Bucket=b, Key=k)["Body"].read(), body, (b, k))
+        s3.put_object(Bucket="one", Key="a", Body=b"replaced")
+        s3.delete_object(Bucket="two", Key="a")
+        s3.put_object(Bucket="two", Key="new", Body=b"new")
+        self.assertEqual(s3.get_object(Bucket="one", Key="a")["Body"].read(), b"replaced")
+        self.stop(emu)
+        with contextlib.closing(sqlite3.connect(os.path.join(data, "dss.db"))) as db, db:
+            self.assertNotIn("body", [c[1] for c in db.execute("PRAGMA table_info(s3_objects)")])
+        rows, orphans = self.bodies(data)
+        self.assertEqual(orphans, 0)
+        self.assertEqual(sorted(r[2] for r in rows if r[2] is not None), [3, 8, 3000, 3000])
 
     def test_events_survive_a_crash_exactly_once(self):
         """An event commits with its object change: a SIGKILL right after the last acknowledged
