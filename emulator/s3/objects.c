@@ -642,7 +642,7 @@ int s3_copy_source_load(struct dss_call *call, const cJSON *params, struct s3_ob
 
 /* CopyObject: Bucket, Key, CopySource, MetadataDirective, headers -> CopyObjectResult{ETag,
  * LastModified}. The copy shares the source's bytes (a second name for its file), or copies
- * them when they are in its row. */
+ * them when they are in the database (s3_bodies). */
 int s3_copy_object(struct dss_call *call, const cJSON *params, cJSON **result)
 {
     const char *key = dss_param_str(params, "Key");

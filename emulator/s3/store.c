@@ -19,7 +19,7 @@
  * objects as it may lose the last commits, so no object file is fsynced.
  *
  * A body gets its file only when its bytes first leave the write buffer: a PutObject body that
- * never does (at most S3_INLINE_MAX bytes, s3_tmp_held()) is stored in its row instead, and no
+ * never does (at most S3_INLINE_MAX bytes, s3_tmp_held()) is stored in the database instead, and no
  * file is made at all. Making the file (ext4's inode allocation, the link, the close) cost a
  * 4 KiB PUT 20-50 us of its 130-180 us of CPU: 160 -> 139 and 177 -> 127 us in two A/B runs of
  * tests/bench/run-s3 --baseline.
