@@ -52,9 +52,9 @@ static const char *const schema =
     /* A rowid table with its key in an index of its own: as a WITHOUT ROWID table keyed on
      * (exec_id, seq) every insert compared whole rows on its way down, and a row whose data
      * (a state's input, often kilobytes) overflows its page is read in full, overflow pages
-     * and all, for each comparison. 3 KiB events of 200 interleaved executions: 47 against
-     * 13 us per insert. A journal made before keeps its WITHOUT ROWID table, which needs no
-     * second index (history_has_rowid()). */
+     * and all, for each comparison. 3 KiB events of 200 interleaved executions (Python's
+     * sqlite3, a commit per 20): 47 against 13 us per insert. A journal made before keeps
+     * its WITHOUT ROWID table, which needs no second index (history_has_rowid()). */
     "CREATE TABLE IF NOT EXISTS history("
     " exec_id INTEGER NOT NULL, seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL, type TEXT NOT NULL,"
     " state TEXT, data TEXT);";
@@ -125,7 +125,8 @@ static int exec_setup(struct journal *j, const char *sql, char **msg)
 static int history_has_rowid(struct journal *j)
 {
     sqlite3_stmt *st = NULL;
-    int yes = sqlite3_prepare_v2(j->db, history_rowid_sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW;
+    int yes =
+        sqlite3_prepare_v2(j->db, history_rowid_sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     return yes;
 }
@@ -138,7 +139,8 @@ struct journal *journal_open(const char *path, char *err, size_t errlen)
     j->simulated = sched_clock_on_emulator();
     char *msg = NULL;
     if (exec_setup(j, j->simulated ? ephemeral : durable, &msg) != SQLITE_OK ||
-        exec_setup(j, schema, &msg) != SQLITE_OK || (history_has_rowid(j) && exec_setup(j, history_key, &msg) != SQLITE_OK)) {
+        exec_setup(j, schema, &msg) != SQLITE_OK ||
+        (history_has_rowid(j) && exec_setup(j, history_key, &msg) != SQLITE_OK)) {
         snprintf(err, errlen, "journal %s: %s", path, msg ? msg : sqlite3_errmsg(j->db));
         sqlite3_free(msg);
         journal_close(j);
