@@ -31,6 +31,7 @@ extern const struct { const char *name; const char *json; } dss_models[];
 
 /* One open-addressing hash table over the members of one cJSON object. */
 struct name_index {
+    const cJSON *obj;    /* the object indexed */
     const cJSON **slots; /* NULL: empty; size is mask + 1, a power of two, at least twice the members */
     size_t mask;
 };
@@ -55,6 +56,7 @@ static size_t name_hash(const char *s)
  * and lookups fall back to cJSON's walk. */
 static void name_index_build(struct name_index *ix, const cJSON *obj)
 {
+    ix->obj = obj;
     size_t n = (size_t)cJSON_GetArraySize(obj), size = 16;
     while (size < 2 * n)
         size *= 2;
@@ -126,13 +128,15 @@ static const struct model_entry *model_entry_of(const cJSON *model)
 /* name in the model's member "shapes" (operations 0) or "operations" (1). */
 static const cJSON *model_member(const cJSON *model, int operations, const char *name)
 {
-    const struct model_entry *e = model_entry_of(model);
-    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(model, operations ? "operations" : "shapes");
     if (!name)
         return NULL;
-    if (!e)
-        return cJSON_GetObjectItemCaseSensitive(obj, name);
-    return name_index_get(operations ? &e->operations : &e->shapes, obj, name);
+    const struct model_entry *e = model_entry_of(model);
+    if (e) { /* the entry knows where "shapes" and "operations" are: no walk of the model's top level */
+        const struct name_index *ix = operations ? &e->operations : &e->shapes;
+        return name_index_get(ix, ix->obj, name);
+    }
+    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(model, operations ? "operations" : "shapes"),
+                                            name);
 }
 
 const cJSON *dss_model_shape(const cJSON *model, const char *name)

@@ -116,8 +116,8 @@ static int forget_body(struct dss_call *call, int64_t body_id)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Stores a small object's bytes in s3_bodies, as row reuse if the object had one. Returns the
- * row's id, 0 for an empty body (none stored), or -1. */
+/* Stores a small object's bytes in s3_bodies, in the row its key had (reuse) if it had one.
+ * Returns the row's id, 0 for an empty body (no row kept), or -1. */
 static int64_t store_body(struct dss_call *call, const struct s3_object *o, int64_t reuse)
 {
     if (!o->body || o->size <= 0)

@@ -211,10 +211,11 @@ const struct s3_op *s3_op_find(const char *name)
 
 /* ---- The service ---- */
 
-static int has_column(sqlite3 *db, const char *sql)
+/* Whether probe (a SELECT of one column) compiles, i.e. the column exists. */
+static int has_column(sqlite3 *db, const char *probe)
 {
     sqlite3_stmt *st = NULL;
-    int ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
+    int ok = sqlite3_prepare_v2(db, probe, -1, &st, NULL) == SQLITE_OK;
     sqlite3_finalize(st);
     return ok;
 }
